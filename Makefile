@@ -1,0 +1,39 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+:
+#   make run   — install and start Billhook on the embedded default (SQLite + offline sandbox)
+#   make test  — install the dev dependencies, lint, type-check and run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-dev lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	bash scripts/install-test-deps.sh
+
+run: install
+	$(BIN)/billhook serve --host $(HOST) --port $(PORT)
+
+lint:
+	$(BIN)/ruff check billhook tests bench
+	$(BIN)/ruff format --check billhook tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: install-dev lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache billhook.db* billhook-sandbox.db*

@@ -1,0 +1,3 @@
+"""Billhook: a self-hosted payments and subscriptions backend on Stripe."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,223 @@
+"""Settings: the one reader of the process environment and the ``.env`` file.
+
+Everything else receives a :class:`Settings` instance through its constructor or a
+FastAPI dependency. Bad values stop start-up with a one-line message that names the
+variable (:class:`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SECRET_KEY_FILE = ".billhook-secret"  # noqa: S105 (a file name, not a secret)
+PRICE_OVERRIDE_PREFIX = "STRIPE_PRICE_"
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+_DATABASE_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the URLs users write (``postgres://``, ``sqlite:///``) to our async drivers."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _DATABASE_SCHEMES:
+        supported = "sqlite:///PATH or postgresql://USER@HOST/DB"
+        raise ValueError(f"unsupported database URL scheme {scheme!r}; use {supported}")
+    return f"{_DATABASE_SCHEMES[scheme]}://{rest}"
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Billhook's configuration. Field names map to the upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    billhook_env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./billhook.db"
+    redis_url: str | None = None
+    billhook_base_url: str = "http://127.0.0.1:8000"
+    billhook_secret_key: str | None = None
+    billhook_auto_migrate: bool | None = None
+    billhook_embedded_worker: bool = True
+    billhook_catalog: Path = Path("billhook.toml")
+    billhook_allowed_redirect_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    billhook_sandbox_database_url: str = "sqlite+aiosqlite:///./billhook-sandbox.db"
+    log_level: str = "INFO"
+    log_format: str = "console"
+
+    stripe_secret_key: str | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secret: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("stripe_webhook_secret", "stripe_endpoint_secret"),
+    )
+    stripe_api_base: str | None = None
+    stripe_price_overrides: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from_email: str | None = None
+    mailgun_api_key: str | None = None
+    mailgun_domain: str | None = None
+    mailgun_sender_email: str | None = None
+
+    @field_validator("stripe_webhook_secret", "billhook_allowed_redirect_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("database_url", "billhook_sandbox_database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(f"{value!r} is not a redis:// URL")
+        return value or None
+
+    @field_validator("billhook_base_url", "stripe_api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _check_http_url(value) if value else None
+
+    @field_validator("billhook_allowed_redirect_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [_check_http_url(origin) for origin in value]
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in {"console", "json"}:
+            raise ValueError("must be 'console' or 'json'")
+        return value
+
+    @model_validator(mode="after")
+    def _live_key_needs_webhook_secret(self) -> Settings:
+        if (
+            self.billhook_env is Environment.PRODUCTION
+            and (self.stripe_secret_key or "").startswith("sk_live_")
+            and not self.stripe_webhook_secret
+        ):
+            raise ValueError(
+                "STRIPE_WEBHOOK_SECRET is required with a live key (sk_live_) in production: "
+                "without it no webhook can be verified"
+            )
+        return self
+
+    # -- derived facts -------------------------------------------------------------------------
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """No Stripe key configured: the offline sandbox is the payment provider."""
+        return not self.stripe_secret_key
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def auto_migrate(self) -> bool:
+        """Migrate on start: on by default for the embedded SQLite database only."""
+        if self.billhook_auto_migrate is not None:
+            return self.billhook_auto_migrate
+        return self.is_embedded
+
+    @property
+    def redirect_origins(self) -> list[str]:
+        return self.billhook_allowed_redirect_origins or [self.billhook_base_url]
+
+    @property
+    def secret_key(self) -> str:
+        if not self.billhook_secret_key:
+            raise SettingsError("BILLHOOK_SECRET_KEY is not set")
+        return self.billhook_secret_key
+
+
+def _price_overrides(environ: dict[str, str | None]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for name, value in environ.items():
+        upper = name.upper()
+        if upper.startswith(PRICE_OVERRIDE_PREFIX) and value:
+            overrides[upper.removeprefix(PRICE_OVERRIDE_PREFIX).lower()] = value
+    return overrides
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Build :class:`Settings` from the environment, ``.env`` and explicit overrides.
+
+    Raises :class:`SettingsError` with the offending variable's name on bad input.
+    """
+    file_values: dict[str, str | None] = dict(dotenv_values(env_file)) if env_file else {}
+    environ: dict[str, str | None] = {**file_values, **os.environ}
+    try:
+        settings = Settings(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    settings.stripe_price_overrides = _price_overrides(environ)
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+    variable = location[0].upper() if location else "configuration"
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{variable}: {message}" if location else message
+
+
+def ensure_secret_key(settings: Settings, directory: Path = Path()) -> Settings:
+    """Give the embedded default a stable secret key, generated once and kept on disk."""
+    if settings.billhook_secret_key:
+        return settings
+    if settings.billhook_env is Environment.PRODUCTION:
+        raise SettingsError("BILLHOOK_SECRET_KEY: required in production (a long random string)")
+    path = directory / SECRET_KEY_FILE
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    settings.billhook_secret_key = path.read_text().strip()
+    return settings

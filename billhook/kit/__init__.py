@@ -1,0 +1,1 @@
+"""Small domain-free helpers: clock, ids, money, signed tokens."""

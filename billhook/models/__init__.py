@@ -1,0 +1,43 @@
+"""ORM tables, one file each. Importing this package registers every table on ``Base.metadata``."""
+
+from billhook.models.audit_entries import AuditEntry
+from billhook.models.bookings import Booking, BookingStatus
+from billhook.models.cancellations import CancellationRecord
+from billhook.models.catalog import Price, Product
+from billhook.models.checkout_sessions import CheckoutSession
+from billhook.models.customers import Customer, PaymentMethod
+from billhook.models.email_messages import EmailMessage
+from billhook.models.inbox_events import InboxEvent, InboxStatus
+from billhook.models.invoices import Invoice
+from billhook.models.orders import Order, OrderItem, OrderType
+from billhook.models.outbox_jobs import JobStatus, OutboxJob
+from billhook.models.payments import Dispute, Payment, PaymentStatus, Refund
+from billhook.models.subscriptions import Subscription
+from billhook.models.users import User
+
+__all__ = [
+    "AuditEntry",
+    "Booking",
+    "BookingStatus",
+    "CancellationRecord",
+    "CheckoutSession",
+    "Customer",
+    "Dispute",
+    "EmailMessage",
+    "InboxEvent",
+    "InboxStatus",
+    "Invoice",
+    "JobStatus",
+    "Order",
+    "OrderItem",
+    "OrderType",
+    "OutboxJob",
+    "Payment",
+    "PaymentMethod",
+    "PaymentStatus",
+    "Price",
+    "Product",
+    "Refund",
+    "Subscription",
+    "User",
+]

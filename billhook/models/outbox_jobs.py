@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from billhook.db.base import Base, TimestampMixin
+from billhook.db.types import JSONType, UTCDateTime
+from billhook.kit.clock import utcnow
+from billhook.kit.ids import new_id
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class OutboxJob(TimestampMixin, Base):
+    """A reaction to a state change, written in the same transaction as the change.
+
+    ``key`` is unique: enqueuing the same key twice is a no-op, which is how every effect
+    happens once.
+    """
+
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (Index("ix_outbox_jobs_due", "status", "run_after"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
+    key: Mapped[str] = mapped_column(String(400), unique=True, nullable=False)
+    type: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.PENDING, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5, nullable=False)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

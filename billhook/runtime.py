@@ -1,0 +1,63 @@
+"""The process's long-lived parts, built once from :class:`Settings` and handed to the shells.
+
+The HTTP app, the CLI and the worker each build one :class:`Runtime`; nothing is created at
+import time and there are no global clients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from billhook.config import Settings
+from billhook.db import create_engine, create_session_factory, migrate
+from billhook.kit.clock import Clock, SystemClock
+from billhook.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class Service(Protocol):
+    """Something started with the runtime and stopped with it (a worker, the sandbox)."""
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Clock = field(default_factory=SystemClock)
+    redis: aioredis.Redis | None = None
+    services: list[Service] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
+        engine = create_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=create_session_factory(engine),
+            clock=clock or SystemClock(),
+            redis=aioredis.from_url(settings.redis_url) if settings.redis_url else None,
+        )
+
+    async def start(self) -> None:
+        if self.settings.auto_migrate:
+            await migrate.upgrade(self.engine)
+            log.info("database_migrated", dialect=self.engine.dialect.name)
+        for service in self.services:
+            await service.start()
+
+    async def aclose(self) -> None:
+        for service in reversed(self.services):
+            await service.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,189 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests create their own database (cloned from a migrated template) and drop it
+afterwards; they never touch any other database. With ``CI=true`` an unreachable PostgreSQL
+or Redis fails the run; elsewhere those tests are skipped with the reason shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from billhook.config import Settings, load_settings
+from billhook.db import create_engine, create_session_factory, migrate
+
+POSTGRES_ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("BILLHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def unavailable(what: str, error: BaseException) -> None:
+    """Fail in CI, skip elsewhere: a missing service must never pass silently in CI."""
+    message = f"{what} is not reachable ({type(error).__name__}: {error})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI requires it", pytrace=False)
+    pytest.skip(message)
+
+
+def _pg_url(database: str) -> str:
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{database}".replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def _pg_admin(sql: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | BaseException]:
+    """A migrated PostgreSQL database that per-test databases are cloned from."""
+    name = f"billhook_tmpl_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        yield exc
+        return
+    try:
+        asyncio.run(_migrate(_pg_url(name)))
+        yield name
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "billhook.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _fresh_pg(template: str | None) -> str:
+    name = f"billhook_t_{secrets.token_hex(6)}"
+    suffix = f' TEMPLATE "{template}"' if template else ""
+    await _pg_admin(f'CREATE DATABASE "{name}"{suffix}')
+    return name
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_template: str | BaseException
+) -> AsyncIterator[str]:
+    """A fresh, migrated database on the current backend."""
+    if backend == "sqlite":
+        path = tmp_path / "billhook.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    if isinstance(pg_template, BaseException):
+        unavailable("PostgreSQL", pg_template)
+    assert isinstance(pg_template, str)
+    name = await _fresh_pg(pg_template)
+    try:
+        yield _pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database with no tables at all, for migration tests."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    try:
+        name = await _fresh_pg(None)
+    except (OSError, asyncpg.PostgresError) as exc:
+        unavailable("PostgreSQL", exc)
+    try:
+        yield _pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_factory(engine)
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    client = aioredis.from_url(REDIS_TEST_URL)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as exc:
+        unavailable("Redis", exc)
+    finally:
+        await client.aclose()
+    yield REDIS_TEST_URL
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test: nothing read from a developer's ``.env``."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "billhook_env": "test",
+        "billhook_secret_key": "test-secret-key-" + "x" * 32,
+        "billhook_auto_migrate": False,
+        "billhook_embedded_worker": False,
+        **overrides,
+    }
+    return load_settings(env_file=None, **values)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many database tests ran (and passed) on each backend."""
+    counts = {name: {"passed": 0, "failed": 0, "skipped": 0} for name in BACKENDS}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            for name in BACKENDS:
+                if f"[{name}" in nodeid or f"-{name}]" in nodeid or f"-{name}-" in nodeid:
+                    key = "failed" if outcome == "error" else outcome
+                    if report.when == "call" or outcome in ("skipped", "error"):
+                        counts[name][key] += 1
+    terminalreporter.write_sep("-", "database tests by backend")
+    for name, tally in counts.items():
+        terminalreporter.write_line(
+            f"{name}: {tally['passed']} passed, {tally['failed']} failed, {tally['skipped']} skipped"
+        )

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+from billhook.logging import REDACTED, configure_logging, get_logger
+
+
+def test_secrets_and_card_numbers_never_reach_the_log(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    get_logger("test").info(
+        "provider_call",
+        api_key="sk_test_abcdefghijklmnop",
+        note="charged 4242424242424242 with sk_live_1234567890abcd",
+        webhook_secret="whsec_abcdef123456",
+        customer="cus_123",
+    )
+    line = capsys.readouterr().err
+    assert "4242424242424242" not in line
+    assert "sk_test_abcdefghijklmnop" not in line
+    assert "sk_live_1234567890abcd" not in line
+    assert "whsec_abcdef123456" not in line
+    assert REDACTED in line
+    assert "cus_123" in line
