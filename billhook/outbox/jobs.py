@@ -1,0 +1,95 @@
+"""What a job is: its type, handler, retry policy and the context a handler runs in.
+
+A handler receives a :class:`JobContext` whose ``session`` is in the same transaction that
+marks the job done: the handler's own database writes and the "done" mark commit together, so
+a crash between them repeats neither. External effects (an email, an HTTP call) are made
+idempotent by the job's unique key.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from billhook.runtime import Runtime
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help (bad address, 4xx from a partner)."""
+
+
+class UnknownJobType(Exception):
+    """No handler is registered for a job's type."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt n waits ``base * 2**(n-1)`` (± jitter)."""
+
+    max_attempts: int = 5
+    base_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(hours=1)
+    jitter: float = 0.2  # fraction of the delay, both ways
+
+    def delay_after(self, attempt: int, rng: random.Random | None = None) -> timedelta:
+        """How long to wait after failed attempt number ``attempt`` (1-based)."""
+        raw = self.base_delay * (1 << max(attempt - 1, 0))
+        bounded = min(raw, self.max_delay)
+        spread: float = (rng or random).uniform(-self.jitter, self.jitter)
+        return bounded * (1 + spread)
+
+
+EMAIL_POLICY = RetryPolicy(max_attempts=5, base_delay=timedelta(seconds=1))
+FULFILMENT_POLICY = RetryPolicy(max_attempts=8, base_delay=timedelta(seconds=30))
+
+
+@dataclass
+class JobContext:
+    session: AsyncSession
+    runtime: Runtime
+    job_id: str
+    key: str
+    type: str
+    payload: dict[str, Any]
+    attempt: int
+
+
+JobHandler = Callable[[JobContext], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobDefinition:
+    type: str
+    handler: JobHandler
+    policy: RetryPolicy
+
+
+@dataclass
+class JobRegistry:
+    """Job type → handler and retry policy. Built once at start-up by the composition root."""
+
+    _definitions: dict[str, JobDefinition] = field(default_factory=dict)
+
+    def register(self, job_type: str, handler: JobHandler, policy: RetryPolicy | None = None) -> None:
+        if job_type in self._definitions:
+            raise ValueError(f"job type {job_type!r} is registered twice")
+        self._definitions[job_type] = JobDefinition(job_type, handler, policy or RetryPolicy())
+
+    def get(self, job_type: str) -> JobDefinition:
+        try:
+            return self._definitions[job_type]
+        except KeyError:
+            raise UnknownJobType(job_type) from None
+
+    def policy_for(self, job_type: str) -> RetryPolicy:
+        definition = self._definitions.get(job_type)
+        return definition.policy if definition else RetryPolicy()
+
+    def types(self) -> list[str]:
+        return sorted(self._definitions)
