@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from billhook import __version__
 from billhook.config import Settings
-from billhook.http import health
+from billhook.http import health, metrics
 from billhook.http.errors import install_error_handlers
 from billhook.http.request_id import RequestIdMiddleware
 from billhook.runtime import Runtime
@@ -36,4 +36,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app
