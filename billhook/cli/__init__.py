@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from billhook.cli import core
+from billhook.cli import core, sandbox
 from billhook.config import SettingsError
 from billhook.errors import BillhookError
 
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 core.register(app)
+app.add_typer(sandbox.app, name="sandbox", help="The offline Stripe-compatible sandbox.")
 
 
 def main() -> None:
