@@ -1,0 +1,1 @@
+"""The customer mirror: provider customers and their saved payment methods (brand/last4/expiry)."""

@@ -1,0 +1,127 @@
+"""Side effects the inbox requests from other domains, as outbox jobs: the one list to wire.
+
+* ``entitlements.sync`` {customer_id, user_id, subscription_id, status};
+  key ``entitlements:<sub>:<status>:<price>:<quantity>:<period end>`` (one per resulting state).
+* ``order.record_paid`` {source: invoice | checkout | payment_intent, ids, amount, currency, …};
+  key ``order:<invoice id | checkout session id | payment intent id>``.
+* ``order.record_refunded`` {refund_id, payment_intent_id, charge_id, amount_refunded, reason};
+  key ``order_refund:<refund id>``; ``amount_refunded`` is the charge's running total.
+* ``email.send`` {template, to, context, key_object}; key ``email:<template>:<to>:<object id>``,
+  templates ``payment_failed`` (per failed charge), ``subscription_canceled``, ``refund_issued``.
+
+Keys are deterministic, so a replayed or duplicated event requests nothing twice; entitlement
+keys name the resulting state, so several events that lead to one state sync once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billhook.models import Customer, Subscription
+from billhook.outbox import enqueue
+from billhook.providers.base import (
+    ProviderCharge,
+    ProviderCheckoutSession,
+    ProviderInvoice,
+    ProviderPaymentIntent,
+    ProviderRefund,
+)
+
+ENTITLEMENTS_SYNC = "entitlements.sync"
+ORDER_RECORD_PAID = "order.record_paid"
+ORDER_RECORD_REFUNDED = "order.record_refunded"
+EMAIL_SEND = "email.send"
+JOB_TYPES = (ENTITLEMENTS_SYNC, ORDER_RECORD_PAID, ORDER_RECORD_REFUNDED, EMAIL_SEND)
+
+PAYMENT_FAILED = "payment_failed"
+SUBSCRIPTION_CANCELED = "subscription_canceled"
+REFUND_ISSUED = "refund_issued"
+
+
+async def sync_entitlements(
+    session: AsyncSession, subscription: Subscription, customer: Customer | None
+) -> bool:
+    period_end = int(subscription.current_period_end.timestamp()) if subscription.current_period_end else 0
+    key = (
+        f"entitlements:{subscription.stripe_id}:{subscription.status}:"
+        f"{subscription.price_stripe_id}:{subscription.quantity}:{period_end}"
+    )
+    payload = {
+        "customer_id": customer.stripe_id if customer else None,
+        "user_id": subscription.user_id,
+        "subscription_id": subscription.stripe_id,
+        "status": subscription.status,
+    }
+    return await enqueue(session, ENTITLEMENTS_SYNC, payload, key=key)
+
+
+async def record_invoice_paid(session: AsyncSession, invoice: ProviderInvoice) -> bool:
+    payload = {
+        "source": "invoice",
+        "invoice_id": invoice.id,
+        "subscription_id": invoice.subscription_id,
+        "customer_id": invoice.customer_id,
+        "payment_intent_id": invoice.payment_intent_id,
+        "billing_reason": invoice.billing_reason,
+        "amount_paid": invoice.amount_paid,
+        "currency": invoice.currency,
+    }
+    return await enqueue(session, ORDER_RECORD_PAID, payload, key=f"order:{invoice.id}")
+
+
+async def record_checkout_paid(session: AsyncSession, checkout: ProviderCheckoutSession) -> bool:
+    payload = {
+        "source": "checkout",
+        "checkout_session_id": checkout.id,
+        "customer_id": checkout.customer_id,
+        "client_reference_id": checkout.client_reference_id,
+        "payment_intent_id": checkout.payment_intent_id,
+        "amount_total": checkout.amount_total,
+        "currency": checkout.currency,
+        "line_items": [
+            {
+                "price_id": li.price_id,
+                "product_id": li.product_id,
+                "quantity": li.quantity,
+                "amount_total": li.amount_total,
+            }
+            for li in checkout.line_items
+        ],
+        "metadata": dict(checkout.metadata),
+    }
+    return await enqueue(session, ORDER_RECORD_PAID, payload, key=f"order:{checkout.id}")
+
+
+async def record_intent_paid(session: AsyncSession, intent: ProviderPaymentIntent) -> bool:
+    payload = {
+        "source": "payment_intent",
+        "payment_intent_id": intent.id,
+        "customer_id": intent.customer_id,
+        "amount": intent.amount_received or intent.amount,
+        "currency": intent.currency,
+        "metadata": dict(intent.metadata),
+    }
+    return await enqueue(session, ORDER_RECORD_PAID, payload, key=f"order:{intent.id}")
+
+
+async def record_refund(session: AsyncSession, refund: ProviderRefund, charge: ProviderCharge) -> bool:
+    payload = {
+        "refund_id": refund.id,
+        "payment_intent_id": charge.payment_intent_id,
+        "charge_id": charge.id,
+        "amount_refunded": charge.amount_refunded,
+        "reason": refund.reason,
+    }
+    return await enqueue(session, ORDER_RECORD_REFUNDED, payload, key=f"order_refund:{refund.id}")
+
+
+async def send_email(
+    session: AsyncSession, template: str, to: str | None, key_object: str, context: dict[str, Any]
+) -> bool:
+    """Request one email per (template, recipient, causing object); nothing without a recipient."""
+    if not to:
+        return False
+    payload = {"template": template, "to": to, "context": context, "key_object": key_object}
+    return await enqueue(session, EMAIL_SEND, payload, key=f"email:{template}:{to}:{key_object}")

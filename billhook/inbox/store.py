@@ -1,0 +1,251 @@
+"""The inbox store: insert an event once (unique on the provider's event id), read its status.
+
+:class:`GroupCommitWriter` is how the receiver stores: concurrent requests are inserted in one
+multi-row ``INSERT … ON CONFLICT DO NOTHING`` and one commit, and each request is answered only
+after that commit, so every 2xx still means "durably stored" while the database does one fsync
+for many events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billhook.inbox import metrics
+from billhook.inbox.envelope import Envelope
+from billhook.kit.ids import new_id
+from billhook.models import InboxEvent, InboxStatus
+
+TABLE: Table = InboxEvent.__table__  # type: ignore[assignment]
+_MAX_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    envelope: Envelope
+    payload: dict[str, Any]
+    source: str  # webhook | reconcile
+    flag: str | None
+    received_at: datetime
+    body: str | None = None  # the payload's JSON text as received, stored as is on PostgreSQL
+
+    def row(self) -> dict[str, Any]:
+        env = self.envelope
+        return {
+            "id": new_id("ie"),
+            "event_id": env.event_id,
+            "type": env.type,
+            "object_id": env.object_id,
+            "ordering_key": env.ordering_key,
+            "api_version": env.api_version,
+            "livemode": env.livemode,
+            "flag": self.flag,
+            "source": self.source,
+            "provider_created_at": env.created,
+            "payload": self.payload,
+            "status": InboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": self.received_at,
+            "received_at": self.received_at,
+        }
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+# PostgreSQL: one statement over arrays, prepared once by the driver and reused whatever the batch
+# size, sent on the session's own connection (inside its transaction) without per-parameter
+# processing; the payload goes in as the JSON text received (no re-serialising in Python).
+_PG_INSERT = """
+INSERT INTO inbox_events (id, event_id, type, object_id, ordering_key, api_version, livemode, flag,
+    source, provider_created_at, payload, status, attempts, next_attempt_at, received_at)
+SELECT id, event_id, type, object_id, ordering_key, api_version, livemode, flag,
+    source, provider_created_at, payload::jsonb, 'pending', 0, received_at, received_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[],
+            $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::timestamptz[])
+    AS incoming(id, event_id, type, object_id, ordering_key, api_version, livemode, flag, source,
+                provider_created_at, payload, received_at)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+
+async def _insert_postgresql(session: AsyncSession, items: Sequence[Incoming]) -> set[str]:
+    envelopes = [item.envelope for item in items]
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg.Connection, in the session's transaction
+    records = await driver.fetch(
+        _PG_INSERT,
+        [new_id("ie") for _ in items],
+        [env.event_id for env in envelopes],
+        [env.type for env in envelopes],
+        [env.object_id for env in envelopes],
+        [env.ordering_key for env in envelopes],
+        [env.api_version for env in envelopes],
+        [env.livemode for env in envelopes],
+        [item.flag for item in items],
+        [item.source for item in items],
+        [env.created for env in envelopes],
+        [item.body if item.body is not None else json.dumps(item.payload) for item in items],
+        [item.received_at for item in items],
+    )
+    return {str(record[0]) for record in records}
+
+
+async def insert_events(session: AsyncSession, items: Sequence[Incoming]) -> set[str]:
+    """Insert the events the inbox lacks; return the event ids actually inserted (flush only)."""
+    if not items:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        inserted = await _insert_postgresql(session, items)
+        _count(items, inserted)
+        return inserted
+    rows = [item.row() for item in items]
+    statement = (
+        _insert(session)(TABLE)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(TABLE.c.event_id)
+    )
+    result = await session.execute(statement)
+    inserted = {str(value) for value in result.scalars()}
+    _count(items, inserted)
+    return inserted
+
+
+def _count(items: Sequence[Incoming], inserted: set[str]) -> None:
+    for item in items:
+        if item.envelope.event_id in inserted:
+            metrics.EVENTS_RECEIVED.labels(item.envelope.type, item.source).inc()
+            if item.flag:
+                metrics.EVENTS_FLAGGED.labels(item.flag).inc()
+        else:
+            metrics.EVENTS_DUPLICATE.labels(item.source).inc()
+
+
+async def statuses(session: AsyncSession, event_ids: Sequence[str]) -> dict[str, str]:
+    if not event_ids:
+        return {}
+    rows = await session.execute(
+        select(InboxEvent.event_id, InboxEvent.status).where(InboxEvent.event_id.in_(event_ids))
+    )
+    return {event_id: status for event_id, status in rows.all()}
+
+
+def delivery_answer(inserted: bool, status: str | None) -> str:
+    """What the receiver tells the sender: "queued" until applied, then "already_processed"."""
+    if not inserted and status == InboxStatus.PROCESSED:
+        return "already_processed"
+    return "queued"
+
+
+class GroupCommitWriter:
+    """Batches concurrent stores into one transaction; each caller waits for the commit."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        max_batch: int = _MAX_BATCH,
+        parallel: int = 8,
+    ):
+        self._session_factory = session_factory
+        self._max_batch = max_batch
+        # Several batches in flight (each holds a pooled connection): while some are committed, the
+        # next ones form and are sent. Measured best on the benchmark machine (bench/RESULTS.md).
+        self._parallel = parallel
+        self._slots: asyncio.Semaphore | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._queue: list[tuple[Incoming, asyncio.Future[str]]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def store(self, item: Incoming) -> str:
+        """Store ``item`` durably; returns the delivery answer, raises if it was not stored."""
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._wakeup = asyncio.Event()
+            self._slots = asyncio.Semaphore(self._parallel)
+            self._task = loop.create_task(self._run())
+        future: asyncio.Future[str] = loop.create_future()
+        self._queue.append((item, future))
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return await future
+
+    async def start(self) -> None:
+        """Nothing to start: the flushing task starts with the first event (in the serving loop)."""
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._flushes:  # let batches already sent finish, so their callers get an answer
+            await asyncio.gather(*self._flushes, return_exceptions=True)
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None and self._slots is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                await self._slots.acquire()
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                task = asyncio.get_running_loop().create_task(self._flush_and_release(batch))
+                self._flushes.add(task)
+                task.add_done_callback(self._flushes.discard)
+
+    async def _flush_and_release(self, batch: list[tuple[Incoming, asyncio.Future[str]]]) -> None:
+        try:
+            await self._flush(batch)
+        finally:
+            assert self._slots is not None
+            self._slots.release()
+
+    async def _flush(self, batch: list[tuple[Incoming, asyncio.Future[str]]]) -> None:
+        failed = await self._flush_batch(batch)
+        if failed is None:
+            return
+        if len(batch) == 1:
+            batch[0][1].set_exception(failed)
+            return
+        # One bad row must not fail its neighbours: store each on its own.
+        for entry in batch:
+            error = await self._flush_batch([entry])
+            if error is not None and not entry[1].done():
+                entry[1].set_exception(error)
+
+    async def _flush_batch(self, batch: list[tuple[Incoming, asyncio.Future[str]]]) -> Exception | None:
+        # One row per event id in the batch: two concurrent deliveries of one event in the same
+        # multi-row INSERT would otherwise collide inside the statement.
+        unique: dict[str, Incoming] = {}
+        for item, _ in batch:
+            unique.setdefault(item.envelope.event_id, item)
+        try:
+            async with self._session_factory() as session:
+                inserted = await insert_events(session, list(unique.values()))
+                known = await statuses(session, [eid for eid in unique if eid not in inserted])
+                await session.commit()
+        except Exception as exc:  # the database is down or refused: nobody here gets a 2xx
+            return exc
+        first_seen: set[str] = set()
+        for item, future in batch:
+            event_id = item.envelope.event_id
+            is_new = event_id in inserted and event_id not in first_seen
+            first_seen.add(event_id)
+            if not future.done():
+                future.set_result(delivery_answer(is_new, known.get(event_id)))
+        return None

@@ -1,0 +1,1 @@
+"""Payments, refunds and disputes, and the one payment state machine (``states``)."""

@@ -1,0 +1,184 @@
+"""``StripeProvider``: the :class:`PaymentProvider` on the official SDK, async calls only.
+
+Only the SDK's ``*_async`` methods are used: the embedded sandbox is served by the same event
+loop, and a blocking call into it from a request would deadlock. SDK errors become
+:class:`ProviderError` (502, the provider's own message) or :class:`NotFound` (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import stripe
+
+from billhook.errors import NotFound, ProviderError
+from billhook.providers.base import (
+    EventPage,
+    ProviderCharge,
+    ProviderCheckoutSession,
+    ProviderCustomer,
+    ProviderDispute,
+    ProviderEvent,
+    ProviderInvoice,
+    ProviderPaymentIntent,
+    ProviderPaymentMethod,
+    ProviderRefund,
+    ProviderSetupIntent,
+    ProviderSubscription,
+)
+from billhook.providers.stripe import mapping
+
+T = TypeVar("T")
+API_VERSION: str = stripe.api_version
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready values: the SDK turns ``*_decimal`` strings into ``Decimal``; Stripe sends strings."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    result: dict[str, Any] = _plain(obj.to_dict())
+    return result
+
+
+class StripeProvider:
+    def __init__(
+        self,
+        secret_key: str,
+        api_base: str | None = None,
+        *,
+        max_network_retries: int = 2,
+        client: stripe.StripeClient | None = None,
+    ) -> None:
+        self._http = stripe.HTTPXClient()
+        self._client = client or stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base} if api_base else None,
+            http_client=self._http,
+            max_network_retries=max_network_retries,
+        )
+        self.api_version = API_VERSION
+
+    async def aclose(self) -> None:
+        """Close pooled connections (the runtime calls this on shutdown)."""
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The SDK client, for other code inside ``billhook.providers.stripe`` only."""
+        return self._client
+
+    async def _call(self, what: str, object_id: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+        try:
+            return _as_dict(await call())
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404 or exc.code == "resource_missing":
+                raise NotFound(f"{what} {object_id} was not found at the payment provider") from None
+            raise ProviderError(_message(exc), provider_code=exc.code) from None
+        except stripe.StripeError as exc:
+            raise ProviderError(_message(exc), provider_code=exc.code) from None
+
+    async def get_customer(self, customer_id: str) -> ProviderCustomer:
+        v1 = self._client.v1
+        doc = await self._call("customer", customer_id, lambda: v1.customers.retrieve_async(customer_id))
+        return mapping.customer(doc)
+
+    async def get_payment_method(self, payment_method_id: str) -> ProviderPaymentMethod:
+        v1 = self._client.v1
+        doc = await self._call(
+            "payment method", payment_method_id, lambda: v1.payment_methods.retrieve_async(payment_method_id)
+        )
+        return mapping.payment_method(doc)
+
+    async def get_subscription(self, subscription_id: str) -> ProviderSubscription:
+        v1 = self._client.v1
+        doc = await self._call(
+            "subscription", subscription_id, lambda: v1.subscriptions.retrieve_async(subscription_id)
+        )
+        return mapping.subscription(doc)
+
+    async def get_invoice(self, invoice_id: str) -> ProviderInvoice:
+        v1 = self._client.v1
+        doc = await self._call(
+            "invoice", invoice_id, lambda: v1.invoices.retrieve_async(invoice_id, {"expand": ["payments"]})
+        )
+        return mapping.invoice(doc)
+
+    async def get_payment_intent(self, payment_intent_id: str) -> ProviderPaymentIntent:
+        v1 = self._client.v1
+        doc = await self._call(
+            "payment intent", payment_intent_id, lambda: v1.payment_intents.retrieve_async(payment_intent_id)
+        )
+        return mapping.payment_intent(doc)
+
+    async def get_charge(self, charge_id: str) -> ProviderCharge:
+        v1 = self._client.v1
+        doc = await self._call(
+            "charge", charge_id, lambda: v1.charges.retrieve_async(charge_id, {"expand": ["refunds"]})
+        )
+        return mapping.charge(doc)
+
+    async def get_refund(self, refund_id: str) -> ProviderRefund:
+        v1 = self._client.v1
+        doc = await self._call("refund", refund_id, lambda: v1.refunds.retrieve_async(refund_id))
+        return mapping.refund(doc)
+
+    async def get_dispute(self, dispute_id: str) -> ProviderDispute:
+        v1 = self._client.v1
+        doc = await self._call("dispute", dispute_id, lambda: v1.disputes.retrieve_async(dispute_id))
+        return mapping.dispute(doc)
+
+    async def get_checkout_session(self, session_id: str) -> ProviderCheckoutSession:
+        v1 = self._client.v1
+        doc = await self._call(
+            "checkout session",
+            session_id,
+            lambda: v1.checkout.sessions.retrieve_async(session_id, {"expand": ["line_items"]}),
+        )
+        return mapping.checkout_session(doc)
+
+    async def get_setup_intent(self, setup_intent_id: str) -> ProviderSetupIntent:
+        v1 = self._client.v1
+        doc = await self._call(
+            "setup intent", setup_intent_id, lambda: v1.setup_intents.retrieve_async(setup_intent_id)
+        )
+        return mapping.setup_intent(doc)
+
+    async def retrieve_event(self, event_id: str) -> ProviderEvent:
+        v1 = self._client.v1
+        doc = await self._call("event", event_id, lambda: v1.events.retrieve_async(event_id))
+        return mapping.event(doc)
+
+    async def list_events(
+        self,
+        *,
+        created_gte: datetime | None = None,
+        starting_after: str | None = None,
+        types: list[str] | None = None,
+        limit: int = 100,
+    ) -> EventPage:
+        params: dict[str, Any] = {"limit": limit}
+        if created_gte is not None:
+            params["created"] = {"gte": int(created_gte.timestamp())}
+        if starting_after:
+            params["starting_after"] = starting_after
+        if types:
+            params["types"] = types
+        v1 = self._client.v1
+        doc = await self._call("events", "list", lambda: v1.events.list_async(params))  # type: ignore[arg-type]
+        events = tuple(mapping.event(item) for item in doc.get("data", []))
+        return EventPage(events=events, has_more=bool(doc.get("has_more")))
+
+
+def _message(exc: stripe.StripeError) -> str:
+    return exc.user_message or str(exc) or type(exc).__name__

@@ -1,0 +1,1 @@
+"""The subscription mirror: status, period (from the items), trial and cancel fields."""

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from billhook.config import Settings
+from billhook.inbox.worker import InboxWorker, WorkerOptions
+from billhook.outbox import RetryPolicy
+from billhook.providers.stripe import StripeProvider
+from billhook.runtime import Runtime
+
+from .support import SECRET, SandboxServer, Shop, billhook_app
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    runtime = Runtime.build(settings)
+    yield runtime
+    await runtime.aclose()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=billhook_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://billhook.test") as client:
+        yield client
+
+
+@dataclass
+class Stack:
+    """Sandbox + Billhook receiver on one server; a worker runtime using the sandbox as provider."""
+
+    server: SandboxServer
+    runtime: Runtime
+    provider: StripeProvider
+    worker: InboxWorker
+    shop: Shop
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, settings: Settings) -> AsyncIterator[Stack]:
+    server = SandboxServer(f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}", Runtime.build(settings))
+    server.secrets.add(SECRET)
+    server.server.start()
+    runtime = Runtime.build(settings)
+    provider = StripeProvider("sk_test_billhook", server.api_base, max_network_retries=0)
+    runtime.provider = provider
+    options = WorkerOptions(concurrency=4, reconcile_interval=None, policy=RetryPolicy(max_attempts=3))
+    worker = InboxWorker(runtime, options)
+    try:
+        yield Stack(server, runtime, provider, worker, Shop(provider.client))
+    finally:
+        await worker.aclose()
+        await provider.aclose()
+        await runtime.aclose()
+        server.server.stop()

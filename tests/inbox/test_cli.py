@@ -1,0 +1,88 @@
+"""``billhook events``: list, show, replay and reconcile, with clear errors and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from typer.testing import CliRunner, Result
+
+from billhook.cli.events import app, parse_since
+from billhook.errors import InvalidInput
+from billhook.models import InboxEvent, InboxStatus
+
+from .conftest import Stack
+from .support import settled
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> None:
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("BILLHOOK_ENV", "test")
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+
+
+async def invoke(*args: str) -> Result:
+    return await asyncio.to_thread(runner.invoke, app, list(args))
+
+
+def test_parse_since() -> None:
+    assert parse_since("24h").total_seconds() == 86_400  # type: ignore[union-attr]
+    assert parse_since("7d").days == 7  # type: ignore[union-attr]
+    assert parse_since("2026-01-01T00:00:00").tzinfo is not None  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput):
+        parse_since("yesterday")
+
+
+@pytest.mark.usefixtures("environment")
+async def test_list_show_replay_reconcile_and_bad_input(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await invoke("list")).output.strip() == "no events"
+    await stack.server.connect_webhooks()
+    await stack.shop.customer("cli@example.com")
+    await settled(stack.server)
+    listed = await invoke("list", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows: list[dict[str, Any]] = json.loads(listed.output)
+    assert [r["type"] for r in rows] == ["customer.created"] and rows[0]["status"] == "pending"
+    shown = await invoke("show", rows[0]["event_id"])
+    assert json.loads(shown.output)["payload"]["type"] == "customer.created"
+    assert (await invoke("list", "--status", "failed")).output.strip() == "no events"
+    bad = await invoke("list", "--status", "exploded")
+    assert bad.exit_code == 1 and "unknown status" in bad.output
+    missing = await invoke("show", "evt_nope")
+    assert missing.exit_code == 1 and "no inbox event" in missing.output
+    assert (await invoke("reconcile", "--since", "soon")).exit_code == 1
+
+    # A dead letter is listed with its error, replayed (twice: the second changes nothing), and
+    # an event missing from the inbox is brought back by reconcile.
+    monkeypatch.setenv("STRIPE_API_BASE", stack.server.api_base)
+    customer_id = rows[0]["object_id"]
+    async with stack.runtime.session_factory() as session:
+        await session.execute(
+            update(InboxEvent).values(
+                status=InboxStatus.DEAD.value, attempts=8, last_error="ProviderError: down"
+            )
+        )
+        await session.commit()
+    dead = json.loads((await invoke("list", "--status", "dead", "--json")).output)
+    assert [row["last_error"] for row in dead] == ["ProviderError: down"]
+    replayed = await invoke("replay", dead[0]["event_id"])
+    assert replayed.exit_code == 0 and replayed.output.strip().endswith("processed"), replayed.output
+    again = await invoke("replay", dead[0]["event_id"])
+    assert again.exit_code == 0
+    async with stack.runtime.session_factory() as session:
+        row = await session.scalar(select(InboxEvent).where(InboxEvent.object_id == customer_id))
+        assert row is not None and row.status == "processed"
+        await session.execute(InboxEvent.__table__.delete())
+        await session.commit()
+    reconciled = await invoke("reconcile", "--since", "1h")
+    assert reconciled.exit_code == 0 and "stored 1 missing" in reconciled.output, reconciled.output

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from billhook.providers.stripe import StripeProvider
+from billhook.runtime import Runtime
+from tests.conftest import make_settings
+from tests.inbox.support import SandboxServer, Shop
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[SandboxServer]:
+    """A sandbox server; provider tests never touch Billhook's database (so no backend matrix)."""
+    unused = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'billhook.db'}")
+    server = SandboxServer(f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}", Runtime.build(unused))
+    server.server.start()
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture
+async def provider(sandbox: SandboxServer) -> AsyncIterator[StripeProvider]:
+    provider = StripeProvider("sk_test_billhook", sandbox.api_base, max_network_retries=0)
+    yield provider
+    await provider.aclose()
+
+
+@pytest.fixture
+def shop(provider: StripeProvider) -> Shop:
+    return Shop(provider.client)
