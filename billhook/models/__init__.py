@@ -7,10 +7,12 @@ from billhook.models.catalog import Price, Product
 from billhook.models.checkout_sessions import CheckoutSession
 from billhook.models.customers import Customer, PaymentMethod
 from billhook.models.email_messages import EmailMessage
+from billhook.models.fulfilment import DomainRegistration, FulfilmentRecord, PlanTerm
 from billhook.models.inbox_events import InboxEvent, InboxStatus
 from billhook.models.invoices import Invoice
 from billhook.models.orders import Order, OrderItem, OrderType
 from billhook.models.outbox_jobs import JobStatus, OutboxJob
+from billhook.models.outgoing_webhooks import WebhookDelivery, WebhookEndpoint
 from billhook.models.payments import Dispute, Payment, PaymentStatus, Refund
 from billhook.models.subscriptions import Subscription
 from billhook.models.users import User
@@ -23,7 +25,9 @@ __all__ = [
     "CheckoutSession",
     "Customer",
     "Dispute",
+    "DomainRegistration",
     "EmailMessage",
+    "FulfilmentRecord",
     "InboxEvent",
     "InboxStatus",
     "Invoice",
@@ -35,9 +39,12 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "PaymentStatus",
+    "PlanTerm",
     "Price",
     "Product",
     "Refund",
     "Subscription",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.db.upsert import insert_ignore
@@ -29,6 +29,7 @@ async def enqueue(
     Nothing is committed here: the job exists exactly when the caller's state change does.
     """
     now = utcnow()
+    due_at = run_after or now
     table: Table = OutboxJob.__table__  # type: ignore[assignment]
     values = {
         "id": new_id("job"),
@@ -38,8 +39,12 @@ async def enqueue(
         "status": "pending",
         "attempts": 0,
         "max_attempts": max_attempts,
-        "run_after": run_after or now,
+        "run_after": due_at,
         "created_at": now,
         "updated_at": now,
     }
-    return await insert_ignore(session, table, values, ["key"])
+    inserted = await insert_ignore(session, table, values, ["key"])
+    if inserted and session.get_bind().dialect.name == "postgresql" and due_at <= now:
+        # Delivered to listening workers only if and when this transaction commits.
+        await session.execute(text("SELECT pg_notify('billhook_outbox', '')"))
+    return inserted

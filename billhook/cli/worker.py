@@ -1,0 +1,50 @@
+"""``billhook worker``: standalone inbox and outbox workers until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+from billhook.bootstrap import build_runtime, inbox_options
+from billhook.config import load_settings
+from billhook.inbox.worker import InboxWorker
+from billhook.logging import configure_logging
+from billhook.outbox.worker import OutboxWorker
+from billhook.runtime import Runtime
+
+
+def worker(
+    concurrency: int = typer.Option(
+        4, min=1, max=256, help="Jobs run at once (PostgreSQL; SQLite runs one)."
+    ),
+    grace: float = typer.Option(30.0, min=0, help="Seconds in-flight jobs get to finish on shutdown."),
+) -> None:
+    """Run webhook-inbox and outbox workers against DATABASE_URL. Start several, on several
+    machines, against one PostgreSQL to scale out; SIGTERM finishes in-flight jobs, then releases
+    the rest."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(_serve(build_runtime(settings, workers=False, embed_sandbox=False), concurrency, grace))
+
+
+async def _serve(runtime: Runtime, concurrency: int, grace: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    outbox = OutboxWorker(runtime, concurrency=concurrency, grace=grace)
+    inbox = InboxWorker(runtime, inbox_options(runtime.settings), concurrency=concurrency)
+    await runtime.start()
+    try:
+        await outbox.start()
+        await inbox.start()
+        typer.echo(
+            f"worker {outbox.worker_id} running {outbox.concurrency} at once; SIGTERM to stop", err=True
+        )
+        await stop.wait()
+    finally:
+        await inbox.aclose()
+        await outbox.aclose()
+        await runtime.aclose()
