@@ -1,0 +1,1 @@
+"""Accounts: users, passwords, sessions, password resets and the ``current_user`` dependency."""

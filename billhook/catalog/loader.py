@@ -1,0 +1,60 @@
+"""Read ``billhook.toml`` into a validated :class:`Catalog`, with errors that name the product and field."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from billhook.catalog.schemas import Catalog
+from billhook.errors import InvalidInput
+
+
+class CatalogError(InvalidInput):
+    """The catalog file is missing, not TOML, or describes an impossible product."""
+
+    code = "catalog_invalid"
+
+
+def load_catalog(path: Path | str) -> Catalog:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError(f"catalog file {path} does not exist (set BILLHOOK_CATALOG)") from None
+    return parse_catalog(text, source=str(path))
+
+
+def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{source}: not valid TOML ({exc})") from None
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(f"{source}: {_describe(exc, data)}") from None
+
+
+def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
+    """``product 'pro': prices.usd: Input should be greater than 0`` from pydantic's first error."""
+    error = exc.errors()[0]
+    location = list(error.get("loc", ()))
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    where = "catalog"
+    if len(location) >= 2 and location[0] == "products" and isinstance(location[1], int):
+        where = _product_label(data, location[1])
+        location = location[2:]
+    field = ".".join(str(part) for part in location)
+    return f"{where}: {field}: {message}" if field else f"{where}: {message}"
+
+
+def _product_label(data: dict[str, Any], index: int) -> str:
+    products = data.get("products")
+    if isinstance(products, list) and index < len(products) and isinstance(products[index], dict):
+        product_id = products[index].get("id")
+        if product_id:
+            return f"product {product_id!r}"
+    return f"product #{index + 1}"

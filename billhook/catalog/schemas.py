@@ -1,0 +1,144 @@
+"""The catalog as code: what ``billhook.toml`` may say, validated with pydantic.
+
+A product lists its prices per currency in integer minor units (``usd = 2900`` is $29.00),
+what it grants (a role and/or named entitlements) and how it is fulfilled. Products rank in
+file order (later outranks earlier) unless they set ``rank`` explicitly: when a user holds
+several grants, the highest-ranked role wins.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from billhook.kit.money import Money, validate_currency
+
+LOOKUP_KEY_VERSION = "v1"
+BUILT_IN_ROLES = ("free", "coach", "admin")
+_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+_FULFILMENT = re.compile(r"^(plan|domain|booking|credits|custom:[a-z0-9][a-z0-9_.-]*)$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"{value!r}: use lower-case letters, digits and _, starting with a letter")
+    return value
+
+
+class ProductType(StrEnum):
+    SUBSCRIPTION = "subscription"
+    ONE_TIME = "one_time"
+
+
+class Interval(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class Grants(BaseModel):
+    """What owning the product gives: a role (``users.role``) and named entitlements."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Annotated[str, Field(max_length=40), AfterValidator(_slug)] | None = None
+    entitlements: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.:-]*$")], ...] = ()
+
+    @field_validator("role")
+    @classmethod
+    def _not_privileged(cls, role: str | None) -> str | None:
+        if role in ("admin", "coach"):
+            raise ValueError(f"a product cannot grant the {role!r} role; grant those with the CLI")
+        return role
+
+
+class CatalogProduct(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(max_length=100), AfterValidator(_slug)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str = ""
+    type: ProductType
+    prices: dict[str, Annotated[int, Field(gt=0)]]
+    interval: Interval | None = None
+    interval_count: Annotated[int, Field(ge=1, le=365)] = 1
+    trial_days: Annotated[int, Field(ge=1, le=730)] | None = None
+    grants: Grants = Grants()
+    fulfilment: str = "plan"
+    active: bool = True
+    rank: int | None = None
+
+    @field_validator("prices")
+    @classmethod
+    def _currencies(cls, prices: dict[str, int]) -> dict[str, int]:
+        if not prices:
+            raise ValueError("list at least one price, e.g. usd = 2900")
+        normalized = {validate_currency(currency): amount for currency, amount in prices.items()}
+        if len(normalized) != len(prices):
+            raise ValueError("a currency is listed twice")
+        return normalized
+
+    @field_validator("fulfilment")
+    @classmethod
+    def _fulfilment(cls, kind: str) -> str:
+        if not _FULFILMENT.match(kind):
+            raise ValueError("must be plan, domain, booking, credits or custom:<name>")
+        return kind
+
+    @model_validator(mode="after")
+    def _billing_terms(self) -> CatalogProduct:
+        if self.type is ProductType.SUBSCRIPTION and self.interval is None:
+            raise ValueError("a subscription needs an interval (day, week, month or year)")
+        if self.type is ProductType.ONE_TIME and (self.interval or self.trial_days):
+            raise ValueError("a one_time product has no interval or trial_days")
+        return self
+
+    @property
+    def currencies(self) -> list[str]:
+        return list(self.prices)
+
+    @property
+    def primary_currency(self) -> str:
+        """The first listed currency: the one a ``STRIPE_PRICE_<ID>`` override pins."""
+        return next(iter(self.prices))
+
+    def price(self, currency: str) -> Money:
+        return Money(self.prices[currency], currency)
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    products: tuple[CatalogProduct, ...]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Catalog:
+        seen: set[str] = set()
+        for product in self.products:
+            if product.id in seen:
+                raise ValueError(f"product id {product.id!r} is listed twice")
+            seen.add(product.id)
+        return self
+
+    def get(self, product_id: str) -> CatalogProduct | None:
+        return next((p for p in self.products if p.id == product_id), None)
+
+    def rank_of(self, product: CatalogProduct) -> int:
+        """Explicit ``rank`` or position in the file (1-based): later products outrank earlier."""
+        if product.rank is not None:
+            return product.rank
+        return self.products.index(product) + 1
+
+    @property
+    def roles(self) -> list[str]:
+        granted = [p.grants.role for p in self.products if p.grants.role]
+        return list(dict.fromkeys([*BUILT_IN_ROLES, *granted]))
+
+
+def lookup_key(product_id: str, currency: str) -> str:
+    """The deterministic provider lookup key of a catalog price: ``billhook:<product>:<cur>:v1``."""
+    return f"billhook:{product_id}:{currency.lower()}:{LOOKUP_KEY_VERSION}"

@@ -1,0 +1,44 @@
+"""``billhook products``: show the catalog (``sync`` with the provider comes with the provider)."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billhook.catalog import repository
+from billhook.catalog.loader import load_catalog
+from billhook.catalog.schemas import lookup_key
+from billhook.cli.users import run_in_session
+from billhook.config import Settings
+
+app = typer.Typer(help="The product catalog (billhook.toml).", no_args_is_help=True)
+
+
+@app.callback()
+def products() -> None:
+    """The product catalog (billhook.toml)."""
+
+
+@app.command("list")
+def list_products() -> None:
+    """List the catalog's products and prices, with the provider price ids recorded so far."""
+
+    async def action(session: AsyncSession, settings: Settings) -> list[str]:
+        catalog = load_catalog(settings.billhook_catalog)
+        recorded = {p.lookup_key: p.stripe_id for p in await repository.all_prices(session) if p.lookup_key}
+        overrides = settings.stripe_price_overrides
+        lines: list[str] = []
+        for product in catalog.products:
+            state = "" if product.active else " (inactive)"
+            every = f" every {product.interval_count} {product.interval.value}" if product.interval else ""
+            grants = product.grants.role or ", ".join(product.grants.entitlements) or "-"
+            lines.append(f"{product.id}{state}: {product.name} [{product.type.value}{every}] grants {grants}")
+            for currency in product.currencies:
+                key = lookup_key(product.id, currency)
+                pinned = overrides.get(product.id) if currency == product.primary_currency else None
+                provider = pinned or recorded.get(key) or "not synced"
+                lines.append(f"  {product.price(currency).format():>14}  {key}  {provider}")
+        return lines
+
+    for line in run_in_session(action):
+        typer.echo(line)

@@ -1,0 +1,129 @@
+"""``billhook users``: create users and admins, change roles, list users."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billhook.accounts import repository
+from billhook.accounts.passwords import Passwords
+from billhook.accounts.policy import account_policy
+from billhook.accounts.service import Accounts, generate_password
+from billhook.accounts.tokens import TokenSigner
+from billhook.catalog.loader import load_catalog
+from billhook.catalog.schemas import BUILT_IN_ROLES
+from billhook.config import Settings, load_settings
+from billhook.db import create_engine, create_session_factory, migrate
+from billhook.errors import BillhookError, InvalidInput
+
+app = typer.Typer(help="Create users and admins, change roles, list users.", no_args_is_help=True)
+T = TypeVar("T")
+
+
+def run_in_session(action: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
+    """Run ``action`` in one transaction and commit it; a Billhook error is one line and exit 1."""
+    settings = load_settings()
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            if settings.auto_migrate:
+                await migrate.upgrade(engine)
+            async with create_session_factory(engine)() as session:
+                result = await action(session, settings)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except BillhookError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _accounts(session: AsyncSession, settings: Settings) -> Accounts:
+    # Creating users signs nothing: a placeholder key is enough when none is configured.
+    secret = settings.billhook_secret_key or "cli-unused"
+    return Accounts(session, TokenSigner(secret), secret, account_policy(settings), Passwords())
+
+
+def known_roles(settings: Settings) -> list[str]:
+    """The built-in roles plus every role the catalog grants (when the catalog file exists)."""
+    if not settings.billhook_catalog.exists():
+        return list(BUILT_IN_ROLES)
+    return load_catalog(settings.billhook_catalog).roles
+
+
+def _check_known(role: str, settings: Settings) -> None:
+    roles = known_roles(settings)
+    if role not in roles:
+        raise InvalidInput(f"unknown role {role!r}; use one of: {', '.join(roles)}")
+
+
+def _create(email: str, password: str | None, role: str) -> None:
+    chosen = password or generate_password()
+
+    async def action(session: AsyncSession, settings: Settings) -> str:
+        _check_known(role, settings)
+        user = await _accounts(session, settings).create_user(email, chosen, role=role)
+        return user.email
+
+    created = run_in_session(action)
+    typer.echo(f"created {role} {created}")
+    if password is None:
+        typer.echo(f"password: {chosen}")
+
+
+@app.command("create-admin")
+def create_admin(
+    email: str = typer.Argument(..., help="The admin's email address."),
+    password: str | None = typer.Option(None, help="Password (one is generated and printed when absent)."),
+) -> None:
+    """Create an admin user."""
+    _create(email, password, "admin")
+
+
+@app.command("create")
+def create(
+    email: str = typer.Argument(..., help="The user's email address."),
+    role: str = typer.Option("free", help="Role: free, coach, admin or a role the catalog grants."),
+    password: str | None = typer.Option(None, help="Password (one is generated and printed when absent)."),
+) -> None:
+    """Create a user."""
+    _create(email, password, role)
+
+
+@app.command("set-role")
+def set_role(
+    email: str = typer.Argument(..., help="The user's email address."),
+    role: str = typer.Argument(..., help="Role: free, coach, admin or a role the catalog grants."),
+) -> None:
+    """Change a user's role."""
+
+    async def action(session: AsyncSession, settings: Settings) -> str:
+        _check_known(role, settings)
+        user = await _accounts(session, settings).set_role(email, role)
+        return user.email
+
+    typer.echo(f"{run_in_session(action)} is now {role}")
+
+
+@app.command("list")
+def list_users() -> None:
+    """List users: email, role, created, id."""
+
+    async def action(session: AsyncSession, _settings: Settings) -> list[str]:
+        users = await repository.all_users(session)
+        return [f"{u.email}\t{u.role}\t{u.created_at:%Y-%m-%d}\t{u.id}" for u in users]
+
+    lines = run_in_session(action)
+    if not lines:
+        typer.echo("no users")
+    for line in lines:
+        typer.echo(line)

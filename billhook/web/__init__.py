@@ -1,0 +1,1 @@
+"""Server-rendered pages (customer pages, admin, the local mailbox), Jinja2 templates."""

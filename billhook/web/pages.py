@@ -1,0 +1,53 @@
+"""``/pricing`` and ``/account``: the catalog as cards and who you are."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from billhook.accounts.deps import OptionalAuthDep
+from billhook.catalog.service import ListedProduct, active_catalog
+from billhook.http.deps import SessionDep
+from billhook.kit.money import Money
+from billhook.web.rendering import redirect, render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+CHECKOUT_START = "/checkout/start"
+
+
+def _card(product: ListedProduct) -> dict[str, object]:
+    first = product.prices[0]
+    every = ""
+    if first.interval:
+        every = (
+            f"/ {first.interval}"
+            if first.interval_count == 1
+            else f"/ {first.interval_count} {first.interval}s"
+        )
+    return {
+        "id": product.id,
+        "name": product.name,
+        "description": product.description,
+        "subscription": product.type == "subscription",
+        "every": every,
+        "trial_days": first.trial_days,
+        "entitlements": product.entitlements,
+        "prices": [
+            {"currency": p.currency, "display": Money(p.unit_amount, p.currency).format()}
+            for p in product.prices
+        ],
+    }
+
+
+@router.get("/pricing", response_class=HTMLResponse)
+async def pricing(request: Request, session: SessionDep, auth: OptionalAuthDep) -> Response:
+    cards = [_card(product) for product in await active_catalog(session)]
+    context = {"cards": cards, "checkout_action": CHECKOUT_START}
+    return render(request, "pricing.html", context, user=auth.user if auth else None)
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account(request: Request, auth: OptionalAuthDep) -> Response:
+    if auth is None:
+        return redirect("/login?next=/account")
+    return render(request, "account.html", user=auth.user)
