@@ -8,15 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from billhook import __version__
+from billhook.accounts import endpoints as accounts_api
+from billhook.bootstrap import SANDBOX_MOUNT, build_runtime
+from billhook.catalog import endpoints as catalog_api
 from billhook.config import Settings
+from billhook.entitlements import endpoints as entitlements_api
 from billhook.http import health, metrics
 from billhook.http.errors import install_error_handlers
 from billhook.http.request_id import RequestIdMiddleware
+from billhook.inbox import endpoints as webhook_api
 from billhook.runtime import Runtime
+from billhook.web import auth_pages, mailbox, pages
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    runtime = runtime or Runtime.build(settings)
+    """The whole service. ``runtime`` defaults to :func:`build_runtime` (provider, workers…)."""
+    runtime = runtime or build_runtime(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -33,8 +40,21 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.webhook_secrets = runtime.webhook_secrets
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
+    for router in (
+        health.router,
+        metrics.router,
+        webhook_api.router,
+        catalog_api.router,
+        accounts_api.router,
+        entitlements_api.router,
+        pages.router,
+        auth_pages.router,
+        mailbox.router,
+    ):
+        app.include_router(router)
+    if runtime.sandbox is not None:
+        app.mount(SANDBOX_MOUNT, runtime.sandbox.app)
     return app

@@ -11,7 +11,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     billhook_catalog: Path = Path("billhook.toml")
     billhook_allowed_redirect_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     billhook_sandbox_database_url: str = "sqlite+aiosqlite:///./billhook-sandbox.db"
+    billhook_product_name: str = "Billhook"
+    billhook_session_ttl_hours: int = Field(default=168, ge=1)
+    billhook_password_reset_ttl_minutes: int = Field(default=60, ge=1)
+    billhook_past_due_grace_days: int = Field(default=7, ge=0)
+    billhook_inbox_reconcile_interval: float = Field(default=600.0, ge=0)  # seconds; 0 turns it off
+    billhook_inbox_concurrency: int = Field(default=4, ge=1)
+    billhook_support_email: str | None = None
+    billhook_alert_email: str | None = None
     log_level: str = "INFO"
     log_format: str = "console"
 
@@ -100,6 +108,8 @@ class Settings(BaseSettings):
     mailgun_api_key: str | None = None
     mailgun_domain: str | None = None
     mailgun_sender_email: str | None = None
+    mailgun_api_base: str = "https://api.mailgun.net"
+    smtp_security: Literal["auto", "starttls", "tls", "none"] = "auto"
 
     @field_validator("stripe_webhook_secret", "billhook_allowed_redirect_origins", mode="before")
     @classmethod
@@ -118,7 +128,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a redis:// URL")
         return value or None
 
-    @field_validator("billhook_base_url", "stripe_api_base")
+    @field_validator("billhook_base_url", "stripe_api_base", "mailgun_api_base")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         return _check_http_url(value) if value else None

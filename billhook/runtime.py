@@ -7,7 +7,7 @@ import time and there are no global clients.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,6 +16,14 @@ from billhook.config import Settings
 from billhook.db import create_engine, create_session_factory, migrate
 from billhook.kit.clock import Clock, SystemClock
 from billhook.logging import get_logger
+from billhook.outbox.jobs import JobRegistry
+
+if TYPE_CHECKING:
+    from billhook.cache import BillhookCache
+    from billhook.inbox.endpoints import WebhookSecrets
+    from billhook.notifications.mailer import Mailer
+    from billhook.providers.base import PaymentProvider
+    from billhook.providers.sandbox import Sandbox
 
 log = get_logger(__name__)
 
@@ -35,6 +43,13 @@ class Runtime:
     session_factory: async_sessionmaker[AsyncSession]
     clock: Clock = field(default_factory=SystemClock)
     redis: aioredis.Redis | None = None
+    jobs: JobRegistry = field(default_factory=JobRegistry)
+    # Set by the composition root (app start-up, CLI, tests): the payment provider and mailer.
+    provider: PaymentProvider | None = None
+    mailer: Mailer | None = None
+    cache: BillhookCache | None = None
+    webhook_secrets: WebhookSecrets | None = None
+    sandbox: Sandbox | None = None  # the embedded offline sandbox, mounted at /sandbox
     services: list[Service] = field(default_factory=list)
 
     @classmethod
@@ -58,6 +73,8 @@ class Runtime:
     async def aclose(self) -> None:
         for service in reversed(self.services):
             await service.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

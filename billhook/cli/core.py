@@ -22,6 +22,9 @@ def serve(
     """Run the HTTP service. With the embedded default (SQLite, no Stripe key) it migrates
     the database on start and needs nothing else."""
     settings = ensure_secret_key(load_settings())
+    if "billhook_base_url" not in settings.model_fields_set:
+        # Links, redirects and the embedded sandbox's webhooks must reach this very server.
+        settings.billhook_base_url = f"http://{host}:{port}"
     configure_logging(settings.log_level, settings.log_format)
     typer.echo(f"Billhook listening on http://{host}:{port} (database: {_safe_url(settings.database_url)})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)

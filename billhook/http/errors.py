@@ -65,7 +65,9 @@ async def _billhook_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BillhookError)
     if exc.status_code >= 500:
         log.warning("request_failed", code=exc.code, error=exc.message)
-    return error_response(exc.status_code, exc.code, exc.message, **exc.details)
+    retry_after = exc.details.get("retry_after_seconds")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return error_response(exc.status_code, exc.code, exc.message, headers=headers, **exc.details)
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,145 @@
+"""The composition root: the one place that assembles a :class:`Runtime` from :class:`Settings`.
+
+It picks the payment provider (Stripe, or the embedded offline sandbox when no key is set),
+the mailer and the cache, registers every job type, and adds the in-process workers. The HTTP
+app, the CLI and standalone workers all build their runtime here, so they agree on the wiring.
+"""
+
+from __future__ import annotations
+
+from billhook import entitlements
+from billhook.cache import build_cache
+from billhook.catalog import apply_catalog, load_catalog
+from billhook.config import Settings
+from billhook.fulfilment.jobs import register_jobs as register_fulfilment_jobs
+from billhook.inbox.endpoints import WebhookSecrets
+from billhook.inbox.worker import InboxWorker, WorkerOptions
+from billhook.kit.clock import Clock
+from billhook.logging import get_logger
+from billhook.notifications import attach_notifications
+from billhook.orders import paid_events
+from billhook.outbox.worker import OutboxWorker
+from billhook.providers.sandbox import Sandbox, SandboxConfig
+from billhook.providers.stripe import build_provider
+from billhook.runtime import Runtime
+
+log = get_logger(__name__)
+SANDBOX_MOUNT = "/sandbox"
+WEBHOOK_PATH = "/api/payments/webhook"
+
+
+class SandboxWebhookLink:
+    """Registers Billhook's own receiver with the embedded sandbox and trusts its secret.
+
+    Runs at start-up, after the sandbox's tables exist; restarts reuse the same endpoint.
+    """
+
+    def __init__(self, sandbox: Sandbox, url: str, secrets: WebhookSecrets) -> None:
+        self.sandbox, self.url, self.secrets = sandbox, url, secrets
+
+    async def start(self) -> None:
+        _endpoint_id, secret = await self.sandbox.ensure_webhook_endpoint(self.url)
+        self.secrets.add(secret)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class CatalogLoader:
+    """Applies the catalog file (``BILLHOOK_CATALOG``) to the products and prices tables at start.
+
+    A missing file is a warning (the catalog may be managed elsewhere); a broken one stops
+    start-up with the catalog's own message naming the product and field.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def start(self) -> None:
+        settings = self.runtime.settings
+        if not settings.billhook_catalog.exists():
+            log.warning("catalog_missing", path=str(settings.billhook_catalog))
+            return
+        catalog = load_catalog(settings.billhook_catalog)
+        async with self.runtime.session_factory() as session:
+            await apply_catalog(session, catalog, price_overrides=settings.stripe_price_overrides)
+            await session.commit()
+
+    async def aclose(self) -> None:
+        return None
+
+
+class ProviderCloser:
+    """Closes the provider's pooled HTTP connections when the runtime stops."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        if self.runtime.provider is not None:
+            await self.runtime.provider.aclose()
+
+
+def inbox_options(settings: Settings) -> WorkerOptions:
+    interval = settings.billhook_inbox_reconcile_interval
+    return WorkerOptions(
+        concurrency=settings.billhook_inbox_concurrency, reconcile_interval=interval or None
+    )
+
+
+def embeds_sandbox(settings: Settings) -> bool:
+    """No Stripe key and no external API base: the sandbox runs inside this process."""
+    return settings.uses_sandbox and not settings.stripe_api_base
+
+
+def attach_sandbox(runtime: Runtime, secrets: WebhookSecrets) -> Sandbox:
+    settings = runtime.settings
+    sandbox = Sandbox(
+        SandboxConfig(
+            database_url=settings.billhook_sandbox_database_url,
+            public_url=f"{settings.billhook_base_url}{SANDBOX_MOUNT}",
+        )
+    )
+    runtime.sandbox = sandbox
+    runtime.services.append(sandbox)
+    runtime.services.append(
+        SandboxWebhookLink(sandbox, f"{settings.billhook_base_url}{WEBHOOK_PATH}", secrets)
+    )
+    return sandbox
+
+
+def register_job_types(runtime: Runtime) -> None:
+    register_fulfilment_jobs(runtime.jobs)
+    entitlements.register_jobs(runtime.jobs)
+    paid_events.register_jobs(runtime.jobs)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    workers: bool | None = None,
+    embed_sandbox: bool = True,
+) -> Runtime:
+    """Everything a Billhook process needs. ``workers`` defaults to ``BILLHOOK_EMBEDDED_WORKER``.
+
+    Standalone workers pass ``embed_sandbox=False``: they reach the sandbox served by
+    ``billhook serve`` over HTTP instead of running a second one on the same state.
+    """
+    runtime = Runtime.build(settings, clock)
+    runtime.cache = build_cache(settings)
+    runtime.webhook_secrets = secrets = WebhookSecrets(settings.stripe_webhook_secret)
+    runtime.services.append(CatalogLoader(runtime))
+    if embed_sandbox and embeds_sandbox(settings):
+        attach_sandbox(runtime, secrets)
+    runtime.provider = build_provider(settings)
+    runtime.services.append(ProviderCloser(runtime))
+    attach_notifications(runtime)
+    register_job_types(runtime)
+    if settings.billhook_embedded_worker if workers is None else workers:
+        runtime.services.append(OutboxWorker(runtime))
+        runtime.services.append(InboxWorker(runtime, inbox_options(settings)))
+    return runtime
