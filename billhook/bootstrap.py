@@ -85,9 +85,7 @@ class ProviderCloser:
 
 def inbox_options(settings: Settings) -> WorkerOptions:
     interval = settings.billhook_inbox_reconcile_interval
-    return WorkerOptions(
-        concurrency=settings.billhook_inbox_concurrency, reconcile_interval=interval or None
-    )
+    return WorkerOptions(concurrency=settings.billhook_inbox_concurrency, reconcile_interval=interval or None)
 
 
 def embeds_sandbox(settings: Settings) -> bool:

@@ -9,26 +9,10 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, datetime
 
+from billhook.kit.money import Money
+
 from .config import DAY
 
-ZERO_DECIMAL = {
-    "bif",
-    "clp",
-    "djf",
-    "gnf",
-    "jpy",
-    "kmf",
-    "krw",
-    "mga",
-    "pyg",
-    "rwf",
-    "ugx",
-    "vnd",
-    "vuv",
-    "xaf",
-    "xof",
-    "xpf",
-}
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$", "jpy": "¥"}
 
 
@@ -59,11 +43,12 @@ def next_boundary(anchor: int, interval: str, count: int, after: int) -> int:
 
 
 def format_amount(amount: int, currency: str) -> str:
-    currency = currency.lower()
+    money = Money(abs(amount), currency)
     sign = "-" if amount < 0 else ""
-    value = str(abs(amount)) if currency in ZERO_DECIMAL else f"{abs(amount) / 100:,.2f}"
-    symbol = SYMBOLS.get(currency)
-    return f"{sign}{symbol}{value}" if symbol else f"{sign}{value} {currency.upper()}"
+    symbol = SYMBOLS.get(money.currency)
+    if symbol is None:
+        return f"{sign}{money.format()}"
+    return f"{sign}{symbol}{money.format().rsplit(' ', 1)[0]}"
 
 
 def format_date(timestamp: int) -> str:
