@@ -1,0 +1,67 @@
+"""Sign up, subscribe on /pricing, pay with 4242 on the sandbox page, see the plan on /account.
+
+Real Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright; no browser is downloaded).
+A screenshot of every page is kept under ``test-artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from tests.checkout.stack import Stack
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+async def shot(page: Page, name: str, backend: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"subscribe-{backend}-{name}.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium package)")
+async def test_sign_up_subscribe_and_see_the_plan(stack: Stack, backend: str) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(15_000)
+
+            await page.goto(f"{stack.root}/signup")
+            await page.fill("#email", "ada@example.com")
+            await page.fill("#password", "correct horse battery")
+            await shot(page, "1-signup", backend)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{stack.root}/account**")
+
+            await page.goto(f"{stack.root}/pricing")
+            await shot(page, "2-pricing", backend)
+            await page.click("#product-premium_sub button[type=submit]")
+            await page.wait_for_url(f"{stack.api_base}/checkout/**")
+            await page.fill("#card_number", "4242 4242 4242 4242")
+            await shot(page, "3-sandbox-checkout", backend)
+            await page.click("button[type=submit]")
+
+            await page.wait_for_url(f"{stack.root}/payment/success**")
+            await expect(page.locator("#status-active")).to_be_visible()
+            await shot(page, "4-success", backend)
+
+            await page.goto(f"{stack.root}/account")
+            await expect(page.locator("#subscription-plan")).to_have_text("Premium")
+            await expect(page.locator("#role")).to_have_text("premium")
+            await expect(page.locator("#subscription-status")).to_have_text("trialing")
+            await shot(page, "5-account", backend)
+        finally:
+            await browser.close()
