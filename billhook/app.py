@@ -11,6 +11,7 @@ from billhook import __version__
 from billhook.accounts import endpoints as accounts_api
 from billhook.bootstrap import SANDBOX_MOUNT, build_runtime
 from billhook.catalog import endpoints as catalog_api
+from billhook.checkout import endpoints as checkout_api
 from billhook.config import Settings
 from billhook.entitlements import endpoints as entitlements_api
 from billhook.http import health, metrics
@@ -18,7 +19,8 @@ from billhook.http.errors import install_error_handlers
 from billhook.http.request_id import RequestIdMiddleware
 from billhook.inbox import endpoints as webhook_api
 from billhook.runtime import Runtime
-from billhook.web import auth_pages, mailbox, pages
+from billhook.subscriptions import management_endpoints as subscription_api
+from billhook.web import auth_pages, checkout_pages, mailbox, pages
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -50,7 +52,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         catalog_api.router,
         accounts_api.router,
         entitlements_api.router,
+        checkout_api.router,
+        subscription_api.router,
         pages.router,
+        checkout_pages.router,
         auth_pages.router,
         mailbox.router,
     ):

@@ -7,9 +7,14 @@ app, the CLI and standalone workers all build their runtime here, so they agree 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from billhook import entitlements
+from billhook.accounts import provisioning
 from billhook.cache import build_cache
 from billhook.catalog import apply_catalog, load_catalog
+from billhook.checkout.catalog_sync import sync_products
 from billhook.config import Settings
 from billhook.fulfilment.jobs import register_jobs as register_fulfilment_jobs
 from billhook.inbox.endpoints import WebhookSecrets
@@ -21,7 +26,9 @@ from billhook.orders import paid_events
 from billhook.outbox.worker import OutboxWorker
 from billhook.providers.sandbox import Sandbox, SandboxConfig
 from billhook.providers.stripe import build_provider
+from billhook.providers.stripe.actions import actions_for
 from billhook.runtime import Runtime
+from billhook.subscriptions import cache_jobs
 
 log = get_logger(__name__)
 SANDBOX_MOUNT = "/sandbox"
@@ -69,6 +76,57 @@ class CatalogLoader:
         return None
 
 
+class SandboxCatalogSync:
+    """On the embedded default, pushes the catalog into the sandbox once the server is up.
+
+    The sandbox is reached over HTTP through the SDK, and the server only accepts connections
+    after start-up, so this runs as a background task that retries until it succeeds (or the
+    process stops). With real Stripe, ``billhook products sync`` does this explicitly.
+    """
+
+    def __init__(self, runtime: Runtime, *, first_delay: float = 0.2, max_delay: float = 10.0) -> None:
+        self.runtime = runtime
+        self.first_delay, self.max_delay = first_delay, max_delay
+        self._task: asyncio.Task[None] | None = None
+        self.done = asyncio.Event()
+
+    async def start(self) -> None:
+        if self.runtime.settings.billhook_catalog.exists():
+            self._task = asyncio.create_task(self._run(), name="sandbox-catalog-sync")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        delay = self.first_delay
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.sync_once()
+            except Exception as exc:  # the server may not be listening yet; say so and retry
+                log.info("sandbox_catalog_sync_retry", error=type(exc).__name__, in_seconds=delay)
+                delay = min(delay * 2, self.max_delay)
+                continue
+            self.done.set()
+            return
+
+    async def sync_once(self) -> None:
+        settings = self.runtime.settings
+        assert self.runtime.provider is not None
+        async with self.runtime.session_factory() as session:
+            report = await sync_products(
+                session,
+                actions_for(self.runtime.provider),
+                load_catalog(settings.billhook_catalog),
+                price_overrides=settings.stripe_price_overrides,
+            )
+            await session.commit()
+        log.info("sandbox_catalog_synced", changes=len(report.plan.describe()))
+
+
 class ProviderCloser:
     """Closes the provider's pooled HTTP connections when the runtime stops."""
 
@@ -113,6 +171,8 @@ def register_job_types(runtime: Runtime) -> None:
     register_fulfilment_jobs(runtime.jobs)
     entitlements.register_jobs(runtime.jobs)
     paid_events.register_jobs(runtime.jobs)
+    provisioning.register_jobs(runtime.jobs)
+    cache_jobs.register_jobs(runtime.jobs)
 
 
 def build_runtime(
@@ -133,6 +193,7 @@ def build_runtime(
     runtime.services.append(CatalogLoader(runtime))
     if embed_sandbox and embeds_sandbox(settings):
         attach_sandbox(runtime, secrets)
+        runtime.services.append(SandboxCatalogSync(runtime))
     runtime.provider = build_provider(settings)
     runtime.services.append(ProviderCloser(runtime))
     attach_notifications(runtime)

@@ -6,7 +6,18 @@ import sys
 
 import typer
 
-from billhook.cli import core, events, jobs, mail, products, sandbox, users, worker
+from billhook.cli import (
+    core,
+    events,
+    jobs,
+    mail,
+    products,
+    products_sync,
+    sandbox,
+    subscriptions,
+    users,
+    worker,
+)
 from billhook.config import SettingsError
 from billhook.errors import BillhookError
 
@@ -20,7 +31,9 @@ app = typer.Typer(
 core.register(app)
 app.add_typer(sandbox.app, name="sandbox", help="The offline Stripe-compatible sandbox.")
 app.add_typer(users.app, name="users", help="Users and roles.")
+products.app.command("sync")(products_sync.sync)
 app.add_typer(products.app, name="products", help="The product catalog.")
+app.add_typer(subscriptions.app, name="subscriptions", help="Cancel or change a customer's plan.")
 app.add_typer(mail.app, name="mail", help="Email: send a test message, list messages.")
 app.add_typer(jobs.app, name="jobs", help="Outbox jobs: list, show, retry dead ones; outgoing hooks.")
 app.add_typer(events.app, name="events", help="The webhook inbox: list, show, replay, reconcile.")

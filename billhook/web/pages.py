@@ -7,8 +7,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from billhook.accounts.deps import OptionalAuthDep
 from billhook.catalog.service import ListedProduct, active_catalog
-from billhook.http.deps import SessionDep
+from billhook.checkout.service import CheckoutDeps
+from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.kit.money import Money
+from billhook.providers.stripe.actions import actions_for
+from billhook.web.checkout_pages import account_subscription_context
 from billhook.web.rendering import redirect, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -47,7 +50,21 @@ async def pricing(request: Request, session: SessionDep, auth: OptionalAuthDep) 
 
 
 @router.get("/account", response_class=HTMLResponse)
-async def account(request: Request, auth: OptionalAuthDep) -> Response:
+async def account(
+    request: Request, auth: OptionalAuthDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
     if auth is None:
         return redirect("/login?next=/account")
-    return render(request, "account.html", user=auth.user)
+    context: dict[str, object] = {}
+    if runtime.provider is not None and runtime.cache is not None:
+        # The subscription section needs the provider (upcoming invoice); the profile does not.
+        deps = CheckoutDeps(
+            session,
+            actions_for(runtime.provider),
+            runtime.provider,
+            runtime.settings,
+            runtime.clock,
+            runtime.cache,
+        )
+        context = {"billing": True, **await account_subscription_context(deps, auth.user)}
+    return render(request, "account.html", context, user=auth.user)

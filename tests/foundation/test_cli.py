@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ from billhook.cli import app
 
 runner = CliRunner()
 BILLHOOK = [sys.executable, "-m", "billhook"]
+CATALOG = Path(__file__).resolve().parents[2] / "billhook.toml"
 
 
 def _free_port() -> int:
@@ -68,8 +70,26 @@ def test_bad_setting_stops_with_one_line_naming_the_variable(tmp_path: Path) -> 
     ]
 
 
+def _wait_for_catalog_in_sandbox(root: str) -> None:
+    """The embedded default pushes billhook.toml into its sandbox in the background."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        products = httpx.get(f"{root}/api/products", timeout=5).json()["products"]
+        prices = httpx.get(
+            f"{root}/sandbox/v1/prices?limit=100", headers={"Authorization": "Bearer sk_test_x"}, timeout=5
+        ).json()["data"]
+        lookup_keys = {price["lookup_key"] for price in prices}
+        if products and all(
+            any(key and f":{product['id']}:" in key for key in lookup_keys) for product in products
+        ):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"catalog not in the sandbox: {products=} {lookup_keys=}")
+
+
 def test_serve_starts_the_embedded_default_and_is_ready(tmp_path: Path) -> None:
     port = _free_port()
+    shutil.copy(CATALOG, tmp_path / "billhook.toml")
     process = subprocess.Popen(
         [*BILLHOOK, "serve", "--port", str(port)],
         env=_clean_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -85,6 +105,7 @@ def test_serve_starts_the_embedded_default_and_is_ready(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert response is not None and response.status_code == 200
         assert response.json()["database"] == "sqlite"
+        _wait_for_catalog_in_sandbox(f"http://127.0.0.1:{port}")
     finally:
         process.terminate()
         process.wait(timeout=15)
