@@ -6,6 +6,9 @@
   key ``order:<invoice id | checkout session id | payment intent id>``.
 * ``order.record_refunded`` {refund_id, payment_intent_id, charge_id, amount_refunded, reason};
   key ``order_refund:<refund id>``; ``amount_refunded`` is the charge's running total.
+* ``accounts.provision_customer`` {customer_id, email, event_id}; key
+  ``accounts.provision:<customer id>``: a completed checkout whose customer has no user.
+* ``subscriptions.invalidate_cache`` {user_id}; key ``subscription_cache:<sub>:<event id>``.
 * ``email.send`` {template, to, context, key_object}; key ``email:<template>:<to>:<object id>``,
   templates ``payment_failed`` (per failed charge), ``subscription_canceled``, ``refund_issued``.
 
@@ -33,7 +36,16 @@ ENTITLEMENTS_SYNC = "entitlements.sync"
 ORDER_RECORD_PAID = "order.record_paid"
 ORDER_RECORD_REFUNDED = "order.record_refunded"
 EMAIL_SEND = "email.send"
-JOB_TYPES = (ENTITLEMENTS_SYNC, ORDER_RECORD_PAID, ORDER_RECORD_REFUNDED, EMAIL_SEND)
+PROVISION_CUSTOMER = "accounts.provision_customer"
+INVALIDATE_SUBSCRIPTION_CACHE = "subscriptions.invalidate_cache"
+JOB_TYPES = (
+    ENTITLEMENTS_SYNC,
+    ORDER_RECORD_PAID,
+    ORDER_RECORD_REFUNDED,
+    EMAIL_SEND,
+    PROVISION_CUSTOMER,
+    INVALIDATE_SUBSCRIPTION_CACHE,
+)
 
 PAYMENT_FAILED = "payment_failed"
 SUBSCRIPTION_CANCELED = "subscription_canceled"
@@ -115,6 +127,24 @@ async def record_refund(session: AsyncSession, refund: ProviderRefund, charge: P
         "reason": refund.reason,
     }
     return await enqueue(session, ORDER_RECORD_REFUNDED, payload, key=f"order_refund:{refund.id}")
+
+
+async def provision_customer(
+    session: AsyncSession, customer: Customer, email: str | None, event_id: str | None
+) -> bool:
+    payload = {"customer_id": customer.stripe_id, "email": email or customer.email, "event_id": event_id}
+    key = f"accounts.provision:{customer.stripe_id}"
+    return await enqueue(session, PROVISION_CUSTOMER, payload, key=key)
+
+
+async def invalidate_subscription_cache(
+    session: AsyncSession, subscription: Subscription, event_id: str | None
+) -> bool:
+    if not subscription.user_id:
+        return False
+    key = f"subscription_cache:{subscription.stripe_id}:{event_id}"
+    payload = {"user_id": subscription.user_id}
+    return await enqueue(session, INVALIDATE_SUBSCRIPTION_CACHE, payload, key=key)
 
 
 async def send_email(

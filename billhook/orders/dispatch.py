@@ -48,11 +48,13 @@ _DISPATCH: dict[tuple[str, str], FulfilmentJob] = {
 }
 
 
-def job_for(order_type: str, item: OrderItem) -> FulfilmentJob | None:
+def job_for(order: Order, item: OrderItem) -> FulfilmentJob | None:
     """The dispatch table above, for one item."""
     if item.kind.startswith(CUSTOM_PREFIX):
         return FulfilmentJob.CUSTOM
-    job = _DISPATCH.get((order_type, item.kind))
+    job = _DISPATCH.get((order.type, item.kind))
+    if job is FulfilmentJob.SUBSCRIPTION_ACTIVATE and not order.subscription_stripe_id:
+        return None  # a one-time plan purchase: its access comes from the entitlements, no term to start
     if job is FulfilmentJob.DOMAIN_REGISTER and not item.details.get("contacts"):
         return None  # a registrar cannot register a domain without its contacts
     return job
@@ -82,7 +84,7 @@ class OrderJobDispatcher:
         reference = payment_reference(order)
         added: list[str] = []
         for item in items:
-            job_type = job_for(order.type, item)
+            job_type = job_for(order, item)
             if job_type is None:
                 continue
             key = fulfilment_key(job_type, item.id, reference)

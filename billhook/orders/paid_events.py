@@ -32,7 +32,7 @@ from billhook.models import (
 from billhook.orders import repository
 from billhook.orders.schemas import ItemKind, OrderItemInput
 from billhook.orders.service import record_order_refunded, record_paid_order
-from billhook.outbox import FULFILMENT_POLICY, JobContext, JobRegistry, PermanentJobError
+from billhook.outbox import FULFILMENT_POLICY, JobContext, JobRegistry, PermanentJobError, enqueue
 
 ORDER_RECORD_PAID = "order.record_paid"
 ORDER_RECORD_REFUNDED = "order.record_refunded"
@@ -137,7 +137,7 @@ async def _from_checkout(session: AsyncSession, payload: dict[str, Any]) -> None
         select(Payment).where(Payment.stripe_payment_intent_id == payload["payment_intent_id"])
     )
     booking_id = metadata.get("booking_id")
-    await record_paid_order(
+    order = await record_paid_order(
         session,
         order_type=OrderType.BOOKING if booking_id else OrderType.NEW,
         user_id=metadata.get("user_id") or (customer.user_id if customer else None),
@@ -149,6 +149,10 @@ async def _from_checkout(session: AsyncSession, payload: dict[str, Any]) -> None
         payment_id=payment.id if payment else None,
         booking_id=booking_id,
     )
+    if order.user_id:
+        # A one-time product grants what the catalog says: let the user's role follow.
+        key = f"entitlements:order:{order.id}"
+        await enqueue(session, "entitlements.sync", {"user_id": order.user_id}, key=key)
 
 
 async def record_paid(ctx: JobContext) -> None:

@@ -47,7 +47,9 @@ async def test_a_new_order_registers_domains_with_contacts_and_activates_plans(s
         OrderItemInput(kind="plan", unit_amount=900, product_id="hosting_basic"),
         OrderItemInput(kind="credits", unit_amount=100),
     ]
-    order = await _paid(session, OrderType.NEW, items, checkout_session_stripe_id="cs_1")
+    order = await _paid(
+        session, OrderType.NEW, items, checkout_session_stripe_id="cs_1", subscription_stripe_id="sub_1"
+    )
     assert (order.status, order.currency, order.amount_total) == (OrderStatus.PAID, "eur", 4000)
     assert await _job_types(session) == [
         FulfilmentJob.DOMAIN_REGISTER, FulfilmentJob.SUBSCRIPTION_ACTIVATE, FulfilmentJob.WEBHOOK_PUBLISH,
@@ -55,6 +57,12 @@ async def test_a_new_order_registers_domains_with_contacts_and_activates_plans(s
     register = (await jobs(session, FulfilmentJob.DOMAIN_REGISTER))[0]
     item_id = register.payload["order_item_id"]
     assert register.key == f"{FulfilmentJob.DOMAIN_REGISTER}:{item_id}:cs_1"
+
+
+async def test_a_one_time_plan_purchase_starts_no_subscription_term(session: AsyncSession) -> None:
+    items = [OrderItemInput(kind="plan", unit_amount=4900, product_id="pro")]
+    await _paid(session, OrderType.NEW, items, checkout_session_stripe_id="cs_once")
+    assert await _job_types(session) == [FulfilmentJob.WEBHOOK_PUBLISH]
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,11 @@ async def checkout_session_changed(ctx: HandlerContext) -> None:
             ctx.session, await ctx.provider.get_customer(checkout.customer_id), ctx.cause
         )
         await link_user(ctx.session, synced.row, checkout.client_reference_id, ctx.cause)
+        if synced.row.user_id is None and checkout.status == "complete":
+            # A checkout by an email with no account: create it (once) in a job.
+            await effects.provision_customer(
+                ctx.session, synced.row, checkout.customer_email, ctx.cause.event_id
+            )
     if checkout.subscription_id:
         subscription = await ctx.provider.get_subscription(checkout.subscription_id)
         result = await sync_subscription(ctx.session, subscription, ctx.cause)
