@@ -1,0 +1,1 @@
+"""Operations behind the CLI: ``billhook check``, ``setup``, ``webhooks test`` and ``logs``."""
