@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from billhook import __version__
 from billhook.accounts import endpoints as accounts_api
+from billhook.bookings import endpoints as bookings_api
 from billhook.bootstrap import SANDBOX_MOUNT, build_runtime
 from billhook.catalog import endpoints as catalog_api
 from billhook.checkout import endpoints as checkout_api
@@ -18,6 +19,7 @@ from billhook.http import health, metrics
 from billhook.http.errors import install_error_handlers
 from billhook.http.request_id import RequestIdMiddleware
 from billhook.inbox import endpoints as webhook_api
+from billhook.payments import endpoints as payments_api
 from billhook.runtime import Runtime
 from billhook.subscriptions import management_endpoints as subscription_api
 from billhook.web import auth_pages, checkout_pages, mailbox, pages
@@ -54,6 +56,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         entitlements_api.router,
         checkout_api.router,
         subscription_api.router,
+        payments_api.router,
+        bookings_api.router,
         pages.router,
         checkout_pages.router,
         auth_pages.router,

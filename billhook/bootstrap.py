@@ -24,6 +24,7 @@ from billhook.logging import get_logger
 from billhook.notifications import attach_notifications
 from billhook.orders import paid_events
 from billhook.outbox.worker import OutboxWorker
+from billhook.payments import stats_jobs
 from billhook.providers.sandbox import Sandbox, SandboxConfig
 from billhook.providers.stripe import build_provider
 from billhook.providers.stripe.actions import actions_for
@@ -173,6 +174,7 @@ def register_job_types(runtime: Runtime) -> None:
     paid_events.register_jobs(runtime.jobs)
     provisioning.register_jobs(runtime.jobs)
     cache_jobs.register_jobs(runtime.jobs)
+    stats_jobs.register_jobs(runtime.jobs)
 
 
 def build_runtime(

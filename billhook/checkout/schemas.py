@@ -11,6 +11,7 @@ class CheckoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: str | None = Field(default=None, max_length=100)
+    booking_id: str | None = Field(default=None, max_length=40)
     price_id: str | None = Field(default=None, max_length=255)
     quantity: int = Field(default=1, ge=1, le=100)
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")

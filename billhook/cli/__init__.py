@@ -11,6 +11,8 @@ from billhook.cli import (
     events,
     jobs,
     mail,
+    ops,
+    payments,
     products,
     products_sync,
     sandbox,
@@ -38,6 +40,11 @@ app.add_typer(mail.app, name="mail", help="Email: send a test message, list mess
 app.add_typer(jobs.app, name="jobs", help="Outbox jobs: list, show, retry dead ones; outgoing hooks.")
 app.add_typer(events.app, name="events", help="The webhook inbox: list, show, replay, reconcile.")
 app.command("worker")(worker.worker)
+app.command("setup")(ops.setup)
+app.command("check")(ops.check)
+app.command("logs")(ops.logs)
+app.add_typer(ops.webhooks_app, name="webhooks", help="Send a signed test event through the inbox.")
+app.add_typer(payments.app, name="payments", help="Payments: list, retry, refund.")
 
 
 def main() -> None:

@@ -31,6 +31,9 @@ async def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Asyn
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# "function" scope: the transaction commits before the response is sent (FastAPI's default for
+# yield dependencies commits after it, so a client acting at once on a 201 could miss its write,
+# and a failed commit would follow a success answer).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -9,6 +9,7 @@
 * ``accounts.provision_customer`` {customer_id, email, event_id}; key
   ``accounts.provision:<customer id>``: a completed checkout whose customer has no user.
 * ``subscriptions.invalidate_cache`` {user_id}; key ``subscription_cache:<sub>:<event id>``.
+* ``payments.invalidate_stats`` {}; key ``payment_stats:<event id>``.
 * ``email.send`` {template, to, context, key_object}; key ``email:<template>:<to>:<object id>``,
   templates ``payment_failed`` (per failed charge), ``subscription_canceled``, ``refund_issued``.
 
@@ -38,6 +39,7 @@ ORDER_RECORD_REFUNDED = "order.record_refunded"
 EMAIL_SEND = "email.send"
 PROVISION_CUSTOMER = "accounts.provision_customer"
 INVALIDATE_SUBSCRIPTION_CACHE = "subscriptions.invalidate_cache"
+INVALIDATE_PAYMENT_STATS = "payments.invalidate_stats"
 JOB_TYPES = (
     ENTITLEMENTS_SYNC,
     ORDER_RECORD_PAID,
@@ -45,6 +47,7 @@ JOB_TYPES = (
     EMAIL_SEND,
     PROVISION_CUSTOMER,
     INVALIDATE_SUBSCRIPTION_CACHE,
+    INVALIDATE_PAYMENT_STATS,
 )
 
 PAYMENT_FAILED = "payment_failed"
@@ -145,6 +148,10 @@ async def invalidate_subscription_cache(
     key = f"subscription_cache:{subscription.stripe_id}:{event_id}"
     payload = {"user_id": subscription.user_id}
     return await enqueue(session, INVALIDATE_SUBSCRIPTION_CACHE, payload, key=key)
+
+
+async def invalidate_payment_stats(session: AsyncSession, event_id: str) -> bool:
+    return await enqueue(session, INVALIDATE_PAYMENT_STATS, {}, key=f"payment_stats:{event_id}")
 
 
 async def send_email(

@@ -43,6 +43,7 @@ SUBJECTS: dict[str, str] = {
     "subscription_canceled": "Your {{ plan_name | default(product_name, true) }} subscription is canceled",
     "refund_issued": "Refund issued: {{ amount | money(currency) }}",
     "dead_letter_alert": "[{{ product_name }}] job {{ job_type }} failed for good",
+    "dispute_opened": "[{{ product_name }}] payment disputed: {{ amount | money(currency) }}",
     "test_message": "Test message from {{ product_name }}",
 }
 
@@ -80,6 +81,7 @@ CONTRACTS: dict[str, TemplateContract] = {
     "subscription_canceled": _contract("ended_at", "name plan_name"),
     "refund_issued": _contract("amount currency", "name description refund_id refunded_at"),
     "dead_letter_alert": _contract("job_id job_type error"),
+    "dispute_opened": _contract("dispute_id amount currency status", "payment_id reason"),
     "test_message": _contract("transport"),
 }
 TEMPLATE_NAMES = frozenset(SUBJECTS)

@@ -103,6 +103,17 @@ def refund_issued() -> dict[str, Any]:
     }
 
 
+def dispute_opened() -> dict[str, Any]:
+    return {
+        "dispute_id": "dp_1QfZ3kL",
+        "payment_id": "pay_01JD41ZZ9X",
+        "amount": 11000,
+        "currency": "eur",
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+
+
 def dead_letter_alert() -> dict[str, Any]:
     return {
         "job_id": "job_01JD41ZZ9X",
@@ -126,5 +137,6 @@ CONTEXTS = {
     "subscription_canceled": subscription_canceled,
     "refund_issued": refund_issued,
     "dead_letter_alert": dead_letter_alert,
+    "dispute_opened": dispute_opened,
     "test_message": test_message,
 }

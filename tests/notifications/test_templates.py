@@ -41,6 +41,7 @@ EXPECTED = {
     "subscription_canceled": ["Pro Monthly", "Thursday 24 December 2026"],
     "refund_issued": ["12.500 KWD", "re_01JD40A1B2", "Coaching session on 1 December"],
     "dead_letter_alert": ["job_01JD41ZZ9X", "fulfilment.grant", "connection refused"],
+    "dispute_opened": ["dp_1QfZ3kL", "pay_01JD41ZZ9X", "110.00 EUR", "fraudulent", "needs_response"],
     "test_message": ["smtp"],
 }  # fmt: skip
 

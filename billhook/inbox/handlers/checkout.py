@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from billhook.bookings.checkout import attach_checkout_payment
 from billhook.customers.service import customer_by_stripe_id, link_user, sync_customer
 from billhook.inbox import effects
 from billhook.inbox.handlers.base import HandlerContext
@@ -29,6 +30,8 @@ async def checkout_session_changed(ctx: HandlerContext) -> None:
             customer = await customer_by_stripe_id(ctx.session, subscription.customer_id)
             await effects.sync_entitlements(ctx.session, result.row, customer)
     if checkout.payment_intent_id:
+        # A booking checkout wrote a PENDING payment before Stripe made the intent: adopt it.
+        await attach_checkout_payment(ctx.session, checkout.id, checkout.payment_intent_id)
         intent = await ctx.provider.get_payment_intent(checkout.payment_intent_id)
         charge = await ctx.provider.get_charge(intent.latest_charge_id) if intent.latest_charge_id else None
         await payments.sync_payment(ctx.session, intent, charge, ctx.cause)

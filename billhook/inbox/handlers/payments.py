@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from billhook.inbox import effects
 from billhook.inbox.handlers.base import HandlerContext
-from billhook.models import PaymentStatus
+from billhook.models import Payment, PaymentStatus
 from billhook.payments import service
+from billhook.payments.admin import alert_admins_of_dispute
 from billhook.providers.base import ProviderCharge, ProviderPaymentIntent, ProviderRefund
 
 ORDER_METADATA_KEY = "billhook_order"  # set on intents Billhook creates outside Checkout
@@ -19,6 +20,8 @@ async def _sync(
     ctx: HandlerContext, intent: ProviderPaymentIntent | None, charge: ProviderCharge | None
 ) -> None:
     result = await service.sync_payment(ctx.session, intent, charge, ctx.cause)
+    if result.created or result.changes:
+        await effects.invalidate_payment_stats(ctx.session, ctx.event.id)
     status = PaymentStatus(result.row.status)
     customer_id = (intent.customer_id if intent else None) or (charge.customer_id if charge else None)
     if status is PaymentStatus.FAILED and charge is not None and charge.status == "failed":
@@ -82,4 +85,7 @@ async def dispute_created(ctx: HandlerContext) -> None:
     dispute = await ctx.provider.get_dispute(ctx.object_id)
     if dispute.charge_id:
         await _from_charge(ctx, dispute.charge_id)
-    await service.sync_dispute(ctx.session, dispute, ctx.cause)
+    result = await service.sync_dispute(ctx.session, dispute, ctx.cause)
+    if result.created:
+        payment = await ctx.session.get(Payment, result.row.payment_id) if result.row.payment_id else None
+        await alert_admins_of_dispute(ctx.session, result.row, payment)
