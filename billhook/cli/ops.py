@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -112,8 +113,18 @@ def setup(
     stripe_api_base: Annotated[str | None, typer.Option(help="STRIPE_API_BASE (a served sandbox).")] = None,
     catalog: Annotated[Path | None, typer.Option(help="BILLHOOK_CATALOG (billhook.toml).")] = None,
     skip_sync: Annotated[bool, typer.Option("--skip-sync", help="Do not sync products.")] = False,
+    interactive: Annotated[
+        bool | None,
+        typer.Option(
+            "--interactive/--no-interactive",
+            help="Ask for each value (the default in a terminal when no value is given as a flag).",
+        ),
+    ] = None,
 ) -> None:
-    """First run: write .env, migrate, sync products, register the webhook endpoint and store its secret."""
+    """First run: write .env, migrate, sync products, register the webhook endpoint and store its secret.
+
+    In a terminal with no flags it asks for each value; give flags (or --no-interactive) to script it.
+    """
     given = {
         "DATABASE_URL": database_url,
         "BILLHOOK_BASE_URL": base_url,
@@ -122,6 +133,10 @@ def setup(
         "STRIPE_API_BASE": stripe_api_base,
         "BILLHOOK_CATALOG": str(catalog) if catalog else None,
     }
+    if interactive is None:
+        interactive = sys.stdin.isatty() and not any(given.values())
+    if interactive:
+        given = _ask(given)
     values = {name: value for name, value in given.items() if value}
     if values:
         typer.echo(f"✓ wrote {', '.join(write_env(env_file, values))} to {env_file}")
@@ -132,6 +147,30 @@ def setup(
         write_env(env_file, {"STRIPE_WEBHOOK_SECRET": secret})
         typer.echo(f"✓ stored the endpoint's signing secret as STRIPE_WEBHOOK_SECRET in {env_file}")
     typer.echo("done: run 'billhook check' to verify")
+
+
+_QUESTIONS = (
+    ("DATABASE_URL", "Database URL", "sqlite:///./billhook.db", False),
+    (
+        "BILLHOOK_BASE_URL",
+        "Public URL of this service (where Stripe sends webhooks)",
+        "http://127.0.0.1:8000",
+        False,
+    ),
+    ("STRIPE_SECRET_KEY", "Stripe secret key (empty: the offline sandbox)", "", True),
+    ("STRIPE_PUBLISHABLE_KEY", "Stripe publishable key (empty: none)", "", False),
+)
+
+
+def _ask(given: dict[str, str | None]) -> dict[str, str | None]:
+    """The wizard: one question per setting not given as a flag; Enter keeps the default."""
+    answers = dict(given)
+    for name, question, default, secret in _QUESTIONS:
+        if answers.get(name):
+            continue
+        answer = typer.prompt(question, default=default, hide_input=secret, show_default=not secret)
+        answers[name] = str(answer).strip() or None
+    return answers
 
 
 async def _setup(settings: Settings, catalog: Catalog, *, skip_sync: bool) -> str | None:

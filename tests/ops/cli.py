@@ -43,10 +43,11 @@ def billhook_cli() -> typer.Typer:
     return app
 
 
-async def invoke(*args: str) -> Result:
+async def invoke(*args: str, answers: str | None = None) -> Result:
+    """Run a command; ``answers`` is what a person types at its prompts, one line each."""
     # The commands call asyncio.run: give them a thread of their own, away from the test's loop.
     runner = CliRunner()
-    return await asyncio.to_thread(lambda: runner.invoke(billhook_cli(), list(args)))
+    return await asyncio.to_thread(lambda: runner.invoke(billhook_cli(), list(args), input=answers))
 
 
 def output_lines(result: Result, *, json_only: bool = False) -> list[str]:

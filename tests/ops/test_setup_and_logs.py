@@ -52,6 +52,30 @@ async def test_setup_writes_env_registers_the_endpoint_once_and_check_then_passe
                 await stack.provider.client.v1.webhook_endpoints.update_async(endpoint.id, {"disabled": True})
 
 
+async def test_setup_asks_for_each_value_when_run_as_a_wizard(
+    shared_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stack = shared_stack
+    clear_env(monkeypatch, tmp_path)
+    base = "http://wizard.example.test:8443"  # registered with the sandbox, never called by setup
+    # Database URL, public URL, secret key (empty: the sandbox), publishable key (empty).
+    typed = f"{stack.runtime.settings.database_url}\n{base}\n\n\n"
+    flags = ["--interactive", "--skip-sync", "--catalog", str(CATALOG), "--stripe-api-base", stack.api_base]
+    result = await invoke("setup", *flags, answers=typed)
+    try:
+        assert result.exit_code == 0, result.output
+        assert "Database URL" in result.output and "Stripe secret key" in result.output
+        env = (tmp_path / ".env").read_text()
+        assert f"DATABASE_URL={stack.runtime.settings.database_url}\n" in env
+        assert f"BILLHOOK_BASE_URL={base}\n" in env
+        assert "STRIPE_SECRET_KEY" not in env
+        assert "STRIPE_WEBHOOK_SECRET=whsec_" in env
+    finally:
+        for endpoint in await stack.actions.list_webhook_endpoints():
+            if endpoint.url.startswith(base):
+                await stack.provider.client.v1.webhook_endpoints.update_async(endpoint.id, {"disabled": True})
+
+
 async def test_setup_refuses_an_endpoint_whose_secret_it_does_not_have(
     shared_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
