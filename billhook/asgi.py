@@ -1,15 +1,17 @@
-"""ASGI entry for process managers: ``uvicorn --factory billhook.asgi:build --workers 4``."""
+"""ASGI entry for process managers: ``uvicorn --factory billhook.asgi:build --workers 4``.
+
+Webhook deliveries take the fast path (no routing or middleware stack); the rest is the app.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from billhook.app import create_app
 from billhook.config import ensure_secret_key, load_settings
+from billhook.inbox.endpoints import WebhookFastPath
 from billhook.logging import configure_logging
 
 
-def build() -> FastAPI:
+def build() -> WebhookFastPath:
     settings = ensure_secret_key(load_settings())
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return WebhookFastPath(create_app(settings))

@@ -12,6 +12,7 @@ from billhook import __version__
 from billhook.app import create_app
 from billhook.config import ensure_secret_key, load_settings
 from billhook.db import create_engine, migrate
+from billhook.inbox.endpoints import WebhookFastPath
 from billhook.logging import configure_logging
 
 
@@ -27,7 +28,9 @@ def serve(
         settings.billhook_base_url = f"http://{host}:{port}"
     configure_logging(settings.log_level, settings.log_format)
     typer.echo(f"Billhook listening on http://{host}:{port} (database: {_safe_url(settings.database_url)})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    # Webhooks skip the app's routing and middleware stack (see WebhookFastPath); the rest is the app.
+    app = WebhookFastPath(create_app(settings))
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def _safe_url(url: str) -> str:

@@ -25,6 +25,7 @@ from fastapi import APIRouter
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from billhook.http.request_id import RequestIdMiddleware
 from billhook.inbox import metrics
 from billhook.inbox.envelope import InvalidEvent, mismatch_flag, read_envelope
 from billhook.inbox.signature import TOLERANCE_SECONDS, SignatureError, verify
@@ -218,15 +219,15 @@ class WebhookFastPath:
     app's middleware stack and route matching (about half a millisecond of CPU per request in the
     benchmark); every other request goes to the app unchanged.
 
-    ``billhook serve`` can run ``WebhookFastPath(create_app(settings))``. The receiver is the same
-    one the router serves (built from ``app.state``), so answers are identical; only the
-    ``X-Request-ID`` echo is skipped for webhook requests.
+    ``billhook serve`` runs ``WebhookFastPath(create_app(settings))``. The receiver is the same
+    one the router serves (built from ``app.state``), so answers are identical, ``X-Request-ID``
+    included (the pure-ASGI request-id middleware wraps the receiver here too).
     """
 
     def __init__(self, app: Any, secrets: WebhookSecrets | None = None, path: str = PATH) -> None:
         self.app = app
         self.path = path
-        self._receiver = _AppReceiver(secrets)
+        self._receiver = RequestIdMiddleware(_AppReceiver(secrets))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.path:

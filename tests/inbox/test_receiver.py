@@ -234,7 +234,9 @@ async def test_the_fast_path_answers_webhooks_and_passes_the_rest_on(runtime: Ru
     transport = httpx.ASGITransport(app=WebhookFastPath(app, WebhookSecrets([SECRET])))
     async with httpx.AsyncClient(transport=transport, base_url="http://billhook.test") as client:
         body, headers = signed(event_payload())
-        assert (await client.post(URL, content=body, headers=headers)).json() == {"status": "queued"}
+        answered = await client.post(URL, content=body, headers=headers)
+        assert answered.json() == {"status": "queued"}
+        assert answered.headers["x-request-id"].startswith("req_")
         bad = await client.post(URL, content=body, headers={"Stripe-Signature": "t=1,v1=00"})
         assert (bad.status_code, error_code(bad)) == (400, "timestamp_out_of_tolerance")
         elsewhere = await client.get("/nothing-here")
