@@ -12,8 +12,6 @@ import asyncio
 import json
 import re
 import shutil
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +22,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,42 +43,12 @@ from billhook.providers.stripe import SANDBOX_SECRET_KEY, StripeProvider
 from billhook.providers.stripe.actions import StripeActions
 from billhook.runtime import Runtime
 from tests.conftest import make_settings
+from tests.support.server import ServerThread, free_port
 
 T = TypeVar("T")
 CATALOG = Path(__file__).resolve().parents[2] / "billhook.toml"
 PASSWORD = "correct horse battery"
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ServerThread:
-    def __init__(self, app: FastAPI, port: int) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the Billhook test server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 def build_app(runtime: Runtime) -> FastAPI:

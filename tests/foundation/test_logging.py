@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from billhook.logging import REDACTED, configure_logging, get_logger
 
 
-def test_secrets_and_card_numbers_never_reach_the_log(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def json_logs() -> Iterator[None]:
     configure_logging("INFO", "json")
+    yield
+    configure_logging("INFO", "console")  # the default, for the tests that run after this one
+
+
+@pytest.mark.usefixtures("json_logs")
+def test_secrets_and_card_numbers_never_reach_the_log(capsys: pytest.CaptureFixture[str]) -> None:
     get_logger("test").info(
         "provider_call",
         api_key="sk_test_abcdefghijklmnop",

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 
 from billhook.http.errors import install_error_handlers
@@ -21,6 +18,7 @@ from billhook.kit.ids import new_id
 from billhook.providers.sandbox import Sandbox, SandboxConfig
 from billhook.providers.stripe import API_VERSION
 from billhook.runtime import Runtime
+from tests.support.server import ServerThread, free_port
 
 SECRET = "whsec_test_primary"
 OLD_SECRET = "whsec_test_previous"
@@ -69,49 +67,6 @@ def billhook_app(runtime: Runtime, secrets: WebhookSecrets | None = None) -> Fas
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ServerThread:
-    """uvicorn serving ``app`` on a loopback port, in its own thread and event loop."""
-
-    def __init__(self, app: FastAPI, port: int) -> None:
-        # Short keep-alive and graceful-shutdown timeouts: idle SDK connections must not hold
-        # the server open for seconds at the end of every test.
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            timeout_keep_alive=1,
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 class SandboxServer:
     """The sandbox under ``/sandbox`` and Billhook's webhook receiver, served together.
 
@@ -146,7 +101,7 @@ class SandboxServer:
         install_error_handlers(app)
         app.include_router(build_router(self.secrets))
         app.mount("/sandbox", sandbox.app)
-        self.server = ServerThread(app, self.port)
+        self.server = ServerThread(app, self.port, timeout_keep_alive=1, timeout_graceful_shutdown=1)
 
     async def in_server(self, make: Callable[[], Any]) -> Any:
         future = asyncio.run_coroutine_threadsafe(make(), self.server.loop)

@@ -53,6 +53,7 @@ async def invoke(*args: str, answers: str | None = None) -> Result:
 def output_lines(result: Result, *, json_only: bool = False) -> list[str]:
     """The command's lines without the served stack's log lines, which share captured stdout."""
     lines = [line for line in result.output.splitlines() if "[info " not in line and "[warning" not in line]
+    lines = [line for line in lines if '"level": "' not in line]  # a served stack's JSON log line
     return [line for line in lines if line[:1] in "[{"] if json_only else lines
 
 

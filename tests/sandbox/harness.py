@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -13,12 +11,12 @@ from typing import Any, TypeVar
 
 import httpx
 import stripe
-import uvicorn
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
 from billhook.providers.sandbox import Sandbox, SandboxConfig
+from tests.support.server import ServerThread, free_port
 
 T = TypeVar("T")
 TEST_KEY = "sk_test_billhook"
@@ -48,40 +46,6 @@ class Receiver:
             return Response("try later", status_code=500)
         self.deliveries.append(Delivery(request.headers.get("stripe-signature", ""), body))
         return Response("ok")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ServerThread:
-    def __init__(self, app: FastAPI, port: int) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=port, log_level="warning", loop="asyncio", lifespan="on"
-            )
-        )
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the sandbox test server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def sandbox_config(database_url: str, port: int, **overrides: Any) -> SandboxConfig:
@@ -117,7 +81,7 @@ class SandboxServer:
         app = FastAPI(lifespan=lifespan)
         app.mount("/sandbox", sandbox.app)
         app.add_route("/hooks", self.receiver.handle, methods=["POST"])
-        self.thread = ServerThread(app, port)
+        self.thread = ServerThread(app, port, loop="asyncio")
 
     def start(self) -> None:
         self.thread.start()
