@@ -1,8 +1,8 @@
 """``plan_sync``: what the provider must create, update or deactivate to match the catalog. Pure.
 
-The provider side is described with the small data classes below (the lead maps the provider's
-products and prices onto them), so the plan can be computed, printed (``--dry-run``) and tested
-without a provider. Matching is by product id (catalog ids are used as provider product ids)
+The provider side is the provider-neutral ``ProviderProduct``/``ProviderPrice`` that
+``ProviderActions.list_products/list_prices`` return, so the plan can be computed, printed
+(``--dry-run``) and tested without a provider. Matching is by product id (catalog ids are used as provider product ids)
 and by price ``lookup_key``; only prices whose lookup key starts with ``billhook:`` are ever
 deactivated, so prices made by hand in the dashboard are left alone.
 """
@@ -13,28 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from billhook.catalog.schemas import Catalog, CatalogProduct, lookup_key
+from billhook.providers.actions import ProviderPrice, ProviderProduct
 
 OWNED_PREFIX = "billhook:"
 
 
-@dataclass(frozen=True, slots=True)
-class ExistingProduct:
-    id: str
-    name: str
-    description: str | None = None
-    active: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ExistingPrice:
-    id: str
-    product_id: str
-    currency: str
-    unit_amount: int
-    lookup_key: str | None = None
-    interval: str | None = None
-    interval_count: int = 1
-    active: bool = True
+# What the provider has: its provider-neutral products and prices, under the names the plan uses.
+ExistingProduct = ProviderProduct
+ExistingPrice = ProviderPrice
 
 
 @dataclass(frozen=True, slots=True)

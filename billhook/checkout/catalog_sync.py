@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billhook.catalog import Catalog, ExistingPrice, ExistingProduct, SyncPlan, apply_catalog, plan_sync
+from billhook.catalog import Catalog, SyncPlan, apply_catalog, plan_sync
 from billhook.catalog.service import record_provider_price
 from billhook.models import Product
 from billhook.providers.actions import PriceSpec, ProviderActions
@@ -37,20 +37,7 @@ class SyncReport:
 async def current_plan(
     actions: ProviderActions, catalog: Catalog, price_overrides: Mapping[str, str] | None = None
 ) -> SyncPlan:
-    products = [ExistingProduct(p.id, p.name, p.description, p.active) for p in await actions.list_products()]
-    prices = [
-        ExistingPrice(
-            id=p.id,
-            product_id=p.product_id,
-            currency=p.currency,
-            unit_amount=p.unit_amount,
-            lookup_key=p.lookup_key,
-            interval=p.interval,
-            interval_count=p.interval_count,
-            active=p.active,
-        )
-        for p in await actions.list_prices()
-    ]
+    products, prices = await actions.list_products(), await actions.list_prices()
     return plan_sync(catalog, products, prices, price_overrides=price_overrides)
 
 
