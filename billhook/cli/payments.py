@@ -8,7 +8,6 @@ repeated by a nervous operator happens once (see ``billhook.payments.refunds``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -18,11 +17,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billhook.cache import BillhookCache, build_cache
+from billhook.cache import BillhookCache
 from billhook.cli.events import parse_since
-from billhook.config import load_settings
-from billhook.db import create_engine, create_session_factory, migrate
-from billhook.errors import BillhookError, InvalidInput
+from billhook.cli.provider_session import run_in_transaction
+from billhook.errors import InvalidInput
 from billhook.kit.clock import SystemClock
 from billhook.kit.money import Money
 from billhook.payments import admin
@@ -30,8 +28,6 @@ from billhook.payments.refunds import RefundRequest, request_refund
 from billhook.payments.stats import invalidate_payment_stats
 from billhook.providers.actions import ProviderActions, RefundReason
 from billhook.providers.base import PaymentProvider
-from billhook.providers.stripe import build_provider
-from billhook.providers.stripe.actions import actions_for
 
 T = TypeVar("T")
 app = typer.Typer(help="List, retry and refund payments.", no_args_is_help=True)
@@ -49,31 +45,7 @@ class Ops:
 
 def run(action: Callable[[Ops], Awaitable[T]]) -> T:
     """Run ``action`` in one committed transaction; a Billhook error exits 1 with one line."""
-    settings = load_settings()
-
-    async def main() -> T:
-        engine = create_engine(settings.database_url)
-        provider = build_provider(settings)
-        cache = build_cache(settings)
-        try:
-            if settings.auto_migrate:
-                await migrate.upgrade(engine)
-            async with create_session_factory(engine)() as session:
-                result = await action(Ops(session, provider, actions_for(provider), cache))
-                await session.commit()
-                return result
-        finally:
-            await cache.aclose()
-            closing = getattr(provider, "aclose", None)
-            if closing is not None:
-                await closing()
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except BillhookError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    return run_in_transaction(lambda ctx: action(Ops(ctx.session, ctx.provider, ctx.actions, ctx.cache)))
 
 
 def fail(message: str) -> None:

@@ -7,23 +7,17 @@ a one-line message on bad input (unknown email, no subscription, unknown plan).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.accounts import repository as accounts
-from billhook.cache import build_cache
-from billhook.config import Settings, load_settings
-from billhook.db import create_engine, create_session_factory, migrate
-from billhook.errors import BillhookError, NotFound
+from billhook.cli.provider_session import ProviderSession, run_in_transaction
+from billhook.errors import NotFound
 from billhook.kit.clock import SystemClock
 from billhook.models import User
-from billhook.providers.stripe import build_provider
-from billhook.providers.stripe.actions import actions_for
 from billhook.subscriptions.management import (
     ManagementDeps,
     cancel_at_period_end,
@@ -39,36 +33,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def run_with_provider(action: Callable[[ManagementDeps], Awaitable[T]]) -> T:
     """Run ``action`` with the provider in one committed transaction; errors exit 1 with one line."""
-    settings = load_settings()
 
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        provider = build_provider(settings)
-        cache = build_cache(settings)
-        try:
-            if settings.auto_migrate:
-                await migrate.upgrade(engine)
-            async with create_session_factory(engine)() as session:
-                deps = _deps(session, settings, provider, cache)
-                result = await action(deps)
-                await session.commit()
-                return result
-        finally:
-            await cache.aclose()
-            closing = getattr(provider, "aclose", None)
-            if closing is not None:
-                await closing()
-            await engine.dispose()
+    def with_deps(ctx: ProviderSession) -> Awaitable[T]:
+        deps = ManagementDeps(ctx.session, ctx.actions, ctx.provider, ctx.settings, SystemClock(), ctx.cache)
+        return action(deps)
 
-    try:
-        return asyncio.run(run())
-    except BillhookError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _deps(session: AsyncSession, settings: Settings, provider: Any, cache: Any) -> ManagementDeps:
-    return ManagementDeps(session, actions_for(provider), provider, settings, SystemClock(), cache)
+    return run_in_transaction(with_deps)
 
 
 async def _user(deps: ManagementDeps, email: str) -> User:
