@@ -2,9 +2,9 @@
 
 The provider side is the provider-neutral ``ProviderProduct``/``ProviderPrice`` that
 ``ProviderActions.list_products/list_prices`` return, so the plan can be computed, printed
-(``--dry-run``) and tested without a provider. Matching is by product id (catalog ids are used as provider product ids)
-and by price ``lookup_key``; only prices whose lookup key starts with ``billhook:`` are ever
-deactivated, so prices made by hand in the dashboard are left alone.
+(``--dry-run``) and tested without a provider. Matching is by product id (catalog ids are used
+as provider product ids) and by price ``lookup_key``; only prices whose lookup key starts with
+``billhook:`` are ever deactivated, so prices made by hand in the dashboard are left alone.
 """
 
 from __future__ import annotations
