@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, apply_changes, record
@@ -119,56 +121,35 @@ async def payment_for(session: AsyncSession, intent_id: str | None, charge_id: s
     return await find(session, Payment, charge_id, column="stripe_charge_id") if charge_id else None
 
 
-async def sync_refund(session: AsyncSession, refund: ProviderRefund, cause: Cause) -> SyncResult[Refund]:
-    payment = await payment_for(session, refund.payment_intent_id, refund.charge_id)
+ChargeRecord = TypeVar("ChargeRecord", Refund, Dispute)
+
+
+async def _mirror_beside_payment(
+    session: AsyncSession,
+    model: type[ChargeRecord],
+    source: ProviderRefund | ProviderDispute,
+    cause: Cause,
+    *,
+    subject_type: str,
+) -> SyncResult[ChargeRecord]:
+    """Mirror a refund or a dispute: the same columns, tied to its payment, audited when changed."""
+    payment = await payment_for(session, source.payment_intent_id, source.charge_id)
     row, created = await get_or_create(
         session,
-        Refund,
-        refund.id,
-        {"amount": refund.amount, "currency": refund.currency, "status": refund.status, "raw": {}},
+        model,
+        source.id,
+        {"amount": source.amount, "currency": source.currency, "status": source.status, "raw": {}},
     )
     values = {
         "payment_id": payment.id if payment else row.payment_id,
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "status": refund.status,
-        "reason": refund.reason,
-        "raw": refund.raw,
+        "amount": source.amount,
+        "currency": source.currency,
+        "status": source.status,
+        "reason": source.reason,
+        "raw": source.raw,
     }
     changes = apply_changes(row, values)
-    await session.flush()
-    if created or changes:
-        await record(
-            session,
-            cause,
-            action="refund.synced",
-            subject_type="refund",
-            subject_id=refund.id,
-            changes=changes,
-            customer_id=payment.customer_id if payment else None,
-        )
-    return SyncResult(row, created, changes)
-
-
-async def sync_dispute(session: AsyncSession, dispute: ProviderDispute, cause: Cause) -> SyncResult[Dispute]:
-    """Mirror a dispute and mark its payment ``disputed`` (a flag beside the status)."""
-    payment = await payment_for(session, dispute.payment_intent_id, dispute.charge_id)
-    row, created = await get_or_create(
-        session,
-        Dispute,
-        dispute.id,
-        {"amount": dispute.amount, "currency": dispute.currency, "status": dispute.status, "raw": {}},
-    )
-    values = {
-        "payment_id": payment.id if payment else row.payment_id,
-        "amount": dispute.amount,
-        "currency": dispute.currency,
-        "status": dispute.status,
-        "reason": dispute.reason,
-        "raw": dispute.raw,
-    }
-    changes = apply_changes(row, values)
-    if payment is not None and not payment.disputed:
+    if subject_type == "dispute" and payment is not None and not payment.disputed:
         payment.disputed = True
         changes["payment_disputed"] = [False, True]
     await session.flush()
@@ -176,10 +157,19 @@ async def sync_dispute(session: AsyncSession, dispute: ProviderDispute, cause: C
         await record(
             session,
             cause,
-            action="dispute.synced",
-            subject_type="dispute",
-            subject_id=dispute.id,
+            action=f"{subject_type}.synced",
+            subject_type=subject_type,
+            subject_id=source.id,
             changes=changes,
             customer_id=payment.customer_id if payment else None,
         )
     return SyncResult(row, created, changes)
+
+
+async def sync_refund(session: AsyncSession, refund: ProviderRefund, cause: Cause) -> SyncResult[Refund]:
+    return await _mirror_beside_payment(session, Refund, refund, cause, subject_type="refund")
+
+
+async def sync_dispute(session: AsyncSession, dispute: ProviderDispute, cause: Cause) -> SyncResult[Dispute]:
+    """Mirror a dispute and mark its payment ``disputed`` (a flag beside the status)."""
+    return await _mirror_beside_payment(session, Dispute, dispute, cause, subject_type="dispute")
