@@ -50,9 +50,9 @@ async def _first(session: AsyncSession, condition: Any) -> Order | None:
 
 
 async def insert_order(session: AsyncSession, values: Mapping[str, Any]) -> bool:
-    """Insert unless an order with this id exists; True when this call created it."""
+    """Insert unless an order with this id or invoice exists; True when this call created it."""
     table: Table = Order.__table__  # type: ignore[assignment]
-    return await insert_ignore(session, table, values, ["id"])
+    return await insert_ignore(session, table, values, None)
 
 
 async def add_items(session: AsyncSession, rows: Sequence[OrderItem]) -> None:

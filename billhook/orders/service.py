@@ -109,36 +109,33 @@ async def record_paid_order(
     paid_at = paid_at or utcnow()
     extra = {**(metadata or {}), **({"payment_id": payment_id} if payment_id else {}),
              **({"booking_id": booking_id} if booking_id else {})}  # fmt: skip
-    existing = await repository.find(
-        session, invoice_stripe_id=invoice_stripe_id,
-        checkout_session_stripe_id=checkout_session_stripe_id, payment_id=payment_id,
-    )  # fmt: skip
-    if existing is not None:
-        order = await _pay_existing(
-            session,
-            existing,
-            currency=currency,
-            items=items,
-            booking_id=booking_id,
-            extra=extra,
-            paid_at=paid_at,
-        )
-        if order is None:
-            return existing
-    else:
-        order_id = _stable_id("ord", source)
+    lookup = {"invoice_stripe_id": invoice_stripe_id, "payment_id": payment_id,
+              "checkout_session_stripe_id": checkout_session_stripe_id}  # fmt: skip
+    existing = await repository.find(session, **lookup)
+    if existing is None:
         values = {
-            "id": order_id, "user_id": user_id, "customer_id": customer_id, "type": order_type,
-            "status": OrderStatus.PAID, "amount_total": amount_total, "currency": currency,
-            "checkout_session_stripe_id": checkout_session_stripe_id,
+            "id": _stable_id("ord", source), "user_id": user_id, "customer_id": customer_id,
+            "type": order_type, "status": OrderStatus.PAID, "amount_total": amount_total,
+            "currency": currency, "checkout_session_stripe_id": checkout_session_stripe_id,
             "invoice_stripe_id": invoice_stripe_id, "subscription_stripe_id": subscription_stripe_id,
             "paid_at": paid_at, "metadata": extra, "created_at": paid_at, "updated_at": paid_at,
         }  # fmt: skip
-        inserted = await repository.insert_order(session, values)
-        order = await session.get_one(Order, order_id, populate_existing=True)
-        if not inserted:
-            return order
-        await repository.add_items(session, _item_rows(order_id, currency, items, booking_id))
+        if await repository.insert_order(session, values):
+            order = await session.get_one(Order, values["id"], populate_existing=True)
+            await repository.add_items(session, _item_rows(order.id, currency, items, booking_id))
+        else:
+            # A concurrent delivery created it between our lookup and our insert.
+            existing = await repository.find(session, **lookup)
+            if existing is None:
+                raise RuntimeError(f"order for {source} conflicted but cannot be found")
+    if existing is not None:
+        paid = await _pay_existing(
+            session, existing, currency=currency, items=items,
+            booking_id=booking_id, extra=extra, paid_at=paid_at,
+        )  # fmt: skip
+        if paid is None:
+            return existing
+        order = paid
     if payment_id:
         await repository.link_payment(session, payment_id, order.id)
     await (dispatcher or OrderJobDispatcher()).dispatch(
