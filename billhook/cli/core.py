@@ -13,6 +13,7 @@ from billhook.app import create_app
 from billhook.config import ensure_secret_key, load_settings
 from billhook.db import create_engine, migrate
 from billhook.inbox.endpoints import WebhookFastPath
+from billhook.kit.heap import settle_heap
 from billhook.logging import configure_logging
 
 
@@ -30,6 +31,7 @@ def serve(
     typer.echo(f"Billhook listening on http://{host}:{port} (database: {_safe_url(settings.database_url)})")
     # Webhooks skip the app's routing and middleware stack (see WebhookFastPath); the rest is the app.
     app = WebhookFastPath(create_app(settings))
+    settle_heap()
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

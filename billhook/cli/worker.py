@@ -10,6 +10,7 @@ import typer
 from billhook.bootstrap import build_runtime, inbox_options
 from billhook.config import load_settings
 from billhook.inbox.worker import InboxWorker
+from billhook.kit.heap import settle_heap
 from billhook.logging import configure_logging
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
@@ -26,7 +27,9 @@ def worker(
     the rest."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(_serve(build_runtime(settings, workers=False, embed_sandbox=False), concurrency, grace))
+    runtime = build_runtime(settings, workers=False, embed_sandbox=False)
+    settle_heap()
+    asyncio.run(_serve(runtime, concurrency, grace))
 
 
 async def _serve(runtime: Runtime, concurrency: int, grace: float) -> None:
