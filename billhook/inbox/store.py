@@ -3,7 +3,8 @@
 :class:`GroupCommitWriter` is how the receiver stores: concurrent requests are inserted in one
 multi-row ``INSERT … ON CONFLICT DO NOTHING`` and one commit, and each request is answered only
 after that commit, so every 2xx still means "durably stored" while the database does one fsync
-for many events.
+for many events. On PostgreSQL that statement runs in autocommit on connections the writer keeps
+(:class:`_WriterPool`): one round trip per batch.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from billhook.inbox import metrics
 from billhook.inbox.envelope import Envelope
@@ -82,10 +84,14 @@ RETURNING event_id
 
 
 async def _insert_postgresql(session: AsyncSession, items: Sequence[Incoming]) -> set[str]:
-    envelopes = [item.envelope for item in items]
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection  # asyncpg.Connection, in the session's transaction
+    # asyncpg.Connection, in the session's transaction
+    return await _insert_with_driver(raw.driver_connection, items)
+
+
+async def _insert_with_driver(driver: Any, items: Sequence[Incoming]) -> set[str]:
+    envelopes = [item.envelope for item in items]
     records = await driver.fetch(
         _PG_INSERT,
         [new_id("ie") for _ in items],
@@ -135,6 +141,62 @@ def _count(items: Sequence[Incoming], inserted: set[str]) -> None:
             metrics.EVENTS_DUPLICATE.labels(item.source).inc()
 
 
+_PG_STATUSES = "SELECT event_id, status FROM inbox_events WHERE event_id = ANY($1::text[])"
+
+
+# What a connection that broke (server restarted, connection killed, network) raises in asyncpg.
+_CONNECTION_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
+async def _no_reset(_connection: Any) -> None:
+    """Writer connections keep no session state (single autocommit statements): nothing to reset."""
+
+
+class _WriterPool:
+    """PostgreSQL connections of the group-commit writer, outside SQLAlchemy's pool.
+
+    Each batch is one ``INSERT`` in autocommit (its own transaction, durable when it returns)
+    on a connection kept open: no BEGIN/COMMIT, no pre-ping, no reset on release; a connection
+    that broke is dropped by asyncpg and the batch is tried once more on a new one.
+    """
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        url = engine.url.set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+
+    async def store(self, items: Sequence[Incoming]) -> tuple[set[str], dict[str, str]]:
+        if self._pool is None:  # min_size=0: no connection is made until one is needed
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=0, max_size=self._size, reset=_no_reset
+            )
+        for attempt in (1, 2):
+            try:
+                async with self._pool.acquire() as driver:
+                    inserted = await _insert_with_driver(driver, items)
+                    repeated = [i.envelope.event_id for i in items if i.envelope.event_id not in inserted]
+                    rows = await driver.fetch(_PG_STATUSES, repeated) if repeated else []
+            except _CONNECTION_LOST:
+                if attempt == 2:
+                    raise
+                continue
+            _count(items, inserted)
+            return inserted, {str(row[0]): str(row[1]) for row in rows}
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
 async def statuses(session: AsyncSession, event_ids: Sequence[str]) -> dict[str, str]:
     if not event_ids:
         return {}
@@ -161,6 +223,12 @@ class GroupCommitWriter:
         parallel: int = 8,
     ):
         self._session_factory = session_factory
+        bind = session_factory.kw.get("bind")
+        self._writer_pool = (
+            _WriterPool(bind, parallel)
+            if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql"
+            else None
+        )
         self._max_batch = max_batch
         # Several batches in flight (each holds a pooled connection): while some are committed, the
         # next ones form and are sent. Measured best on the benchmark machine (bench/RESULTS.md).
@@ -195,6 +263,8 @@ class GroupCommitWriter:
             self._task = None
         if self._flushes:  # let batches already sent finish, so their callers get an answer
             await asyncio.gather(*self._flushes, return_exceptions=True)
+        if self._writer_pool is not None:
+            await self._writer_pool.aclose()
 
     async def _run(self) -> None:
         assert self._wakeup is not None and self._slots is not None
@@ -235,10 +305,13 @@ class GroupCommitWriter:
         for item, _ in batch:
             unique.setdefault(item.envelope.event_id, item)
         try:
-            async with self._session_factory() as session:
-                inserted = await insert_events(session, list(unique.values()))
-                known = await statuses(session, [eid for eid in unique if eid not in inserted])
-                await session.commit()
+            if self._writer_pool is not None:
+                inserted, known = await self._writer_pool.store(list(unique.values()))
+            else:
+                async with self._session_factory() as session:
+                    inserted = await insert_events(session, list(unique.values()))
+                    known = await statuses(session, [eid for eid in unique if eid not in inserted])
+                    await session.commit()
         except Exception as exc:  # the database is down or refused: nobody here gets a 2xx
             return exc
         first_seen: set[str] = set()

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from billhook.config import Settings
 from billhook.inbox.endpoints import WebhookFastPath, WebhookSecrets
@@ -242,3 +242,25 @@ async def test_the_fast_path_answers_webhooks_and_passes_the_rest_on(runtime: Ru
         elsewhere = await client.get("/nothing-here")
         assert (elsewhere.status_code, error_code(elsewhere)) == (404, "not_found")
     assert len(await stored(runtime)) == 1
+
+
+async def test_a_delivery_after_the_database_dropped_its_connections_is_still_stored(
+    backend: str, client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """As after a PostgreSQL restart: the writer's kept connections are dead; none is lost."""
+    first = event_payload()
+    body, headers = signed(first)
+    assert (await client.post(URL, content=body, headers=headers)).status_code == 200
+    if backend == "postgresql":
+        async with runtime.session_factory() as session:
+            await session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    second = event_payload()
+    body, headers = signed(second)
+    response = await client.post(URL, content=body, headers=headers)
+    assert (response.status_code, response.json()) == (200, {"status": "queued"})
+    assert {row.event_id for row in await stored(runtime)} == {first["id"], second["id"]}
