@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.catalog import repository
 from billhook.catalog.schemas import Catalog, CatalogProduct, lookup_key
+from billhook.db.locks import hold_until_commit
 from billhook.models import Price, Product
 
 
@@ -49,6 +50,9 @@ async def apply_catalog(
     ``price_overrides`` (``settings.stripe_price_overrides``: product id → provider price id)
     pins the product's first listed currency to an existing provider price.
     """
+    # Several processes starting at once apply the same catalog: one at a time, each seeing the
+    # rows the one before committed (else both insert the same product and one fails to start).
+    await hold_until_commit(session, "catalog")
     changes = CatalogChanges()
     overrides = dict(price_overrides or {})
     products = {p.id: p for p in await repository.all_products(session)}

@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billhook.db.locks import hold_until_commit
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -47,4 +49,7 @@ async def _run(engine: AsyncEngine, action: object) -> None:
         action(config)  # type: ignore[operator]
 
     async with engine.begin() as connection:
+        # Processes starting together against a new database: one migrates, the others wait
+        # and then find the schema at head (PostgreSQL runs DDL inside the transaction).
+        await hold_until_commit(connection, "migrations")
         await connection.run_sync(run)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from billhook.catalog import CatalogChanges, active_catalog, apply_catalog, load_catalog, parse_catalog
 from billhook.catalog.service import record_provider_price
+from billhook.db import create_engine, create_session_factory
 from billhook.models import Price, Product
 from tests.accounts.harness import EXAMPLE_CATALOG
 
@@ -162,3 +166,24 @@ async def test_recording_a_provider_price_id_moves_it_to_the_keyed_row(
     rows = {p.lookup_key: p.stripe_id for p in await prices(session_factory)}
     assert rows["billhook:gold:eur:v1"] == "price_shared"
     assert rows["billhook:gold:usd:v1"] is None  # the unique provider id lives on one row only
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_processes_applying_the_catalog_at_once_store_it_once(database_url: str) -> None:
+    """Replicas or ``uvicorn --workers`` starting together against one database: none fails."""
+    engines = [create_engine(database_url) for _ in range(4)]
+
+    async def start(engine: AsyncEngine) -> None:
+        async with create_session_factory(engine)() as session:
+            await apply_catalog(session, parse_catalog(GOLD))
+            await session.commit()
+
+    try:
+        await asyncio.gather(*(start(engine) for engine in engines))
+        stored = await prices(create_session_factory(engines[0]))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sorted((price.product_id, price.currency) for price in stored) == [
+        ("book", "usd"), ("gold", "eur"), ("gold", "usd"),
+    ]  # fmt: skip

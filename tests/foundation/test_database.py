@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -93,3 +97,25 @@ async def test_user_email_is_unique(session_factory: async_sessionmaker[AsyncSes
         session.add(User(email="dup@example.com"))
         with pytest.raises(IntegrityError):
             await session.commit()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_processes_migrating_a_new_database_at_once_all_succeed(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """``billhook migrate`` in three processes at once, as replicas starting together do."""
+    env = {**os.environ, "DATABASE_URL": empty_database_url}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "billhook", "migrate", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]  # fmt: skip
+    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 60)
+    assert [p.returncode for p in processes] == [0, 0, 0], [out.decode()[-500:] for out, _ in outputs]
+    engine = create_engine(empty_database_url)
+    try:
+        assert await migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        await engine.dispose()
