@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billhook.accounts.deps import (
@@ -36,6 +37,7 @@ from billhook.checkout.catalog_sync import apply_plan, current_plan, sync_produc
 from billhook.db import create_engine, create_session_factory
 from billhook.inbox.signature import signature_header
 from billhook.inbox.worker import InboxWorker, WorkerOptions
+from billhook.models import InboxEvent, InboxStatus, JobStatus, OutboxJob
 from billhook.outbox import RetryPolicy
 from billhook.outbox.worker import OutboxWorker
 from billhook.providers.sandbox import Sandbox, SandboxConfig
@@ -95,6 +97,10 @@ def fast_runtime(
 class Customer:
     email: str
     headers: dict[str, str]
+
+
+UNSETTLED_EVENTS = (InboxStatus.PENDING, InboxStatus.PROCESSING, InboxStatus.FAILED)
+UNSETTLED_JOBS = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
 class Stack:
@@ -213,6 +219,32 @@ class Stack:
 
     async def advance(self, *, days: int = 0, hours: int = 0) -> None:
         await self.sandbox_api("/v1/test_helpers/sandbox/advance", days=days, hours=hours)
+
+    async def settled(self, timeout: float = 15.0, quiet_polls: int = 6) -> None:
+        """Wait until every stored event is applied, no due job waits, and no new event has come
+        in for ``quiet_polls`` polls in a row (the sandbox delivers within milliseconds).
+
+        After it, no late webhook effect (a cache invalidation, say) lands in the middle of a test.
+        """
+        seen: list[int] = []
+
+        async def check() -> bool:
+            now = datetime.now(UTC) + timedelta(seconds=1)
+            async with self.db() as session:
+                stored = await session.scalar(select(func.count()).select_from(InboxEvent)) or 0
+                open_events = await session.scalar(
+                    select(func.count()).where(InboxEvent.status.in_(UNSETTLED_EVENTS))
+                )
+                due_jobs = await session.scalar(
+                    select(func.count()).where(
+                        OutboxJob.status.in_(UNSETTLED_JOBS), OutboxJob.run_after <= now
+                    )
+                )
+            idle = open_events == 0 and due_jobs == 0
+            seen[:] = [*seen, stored] if idle and (not seen or seen[-1] == stored) else []
+            return len(seen) >= quiet_polls
+
+        await self.eventually(check, timeout)
 
     async def eventually(self, check: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:
         """Poll ``check`` until it returns something truthy; fail with the last value at the deadline."""

@@ -49,6 +49,7 @@ async def test_the_overview_shows_plan_period_trial_card_and_upcoming_invoice(st
 
 async def test_the_overview_is_cached_then_refreshed_in_the_background(stack: Stack) -> None:
     ada = await subscribed(stack)
+    await stack.settled()  # a late webhook would invalidate the cache this test watches
     first = await overview(stack, ada)
     async with stack.db() as session:  # a change the cache does not know about (webhooks leave products be)
         await session.execute(update(Product).where(Product.id == "premium_sub").values(name="Premium Plus"))
