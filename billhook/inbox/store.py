@@ -173,23 +173,22 @@ class _WriterPool:
         self._pool: asyncpg.Pool | None = None
 
     async def store(self, items: Sequence[Incoming]) -> tuple[set[str], dict[str, str]]:
+        try:
+            return await self._store_once(items)
+        except _CONNECTION_LOST:  # asyncpg has dropped the broken connection: once more, on a new one
+            return await self._store_once(items)
+
+    async def _store_once(self, items: Sequence[Incoming]) -> tuple[set[str], dict[str, str]]:
         if self._pool is None:  # min_size=0: no connection is made until one is needed
             self._pool = await asyncpg.create_pool(
                 self._dsn, min_size=0, max_size=self._size, reset=_no_reset
             )
-        for attempt in (1, 2):
-            try:
-                async with self._pool.acquire() as driver:
-                    inserted = await _insert_with_driver(driver, items)
-                    repeated = [i.envelope.event_id for i in items if i.envelope.event_id not in inserted]
-                    rows = await driver.fetch(_PG_STATUSES, repeated) if repeated else []
-            except _CONNECTION_LOST:
-                if attempt == 2:
-                    raise
-                continue
-            _count(items, inserted)
-            return inserted, {str(row[0]): str(row[1]) for row in rows}
-        raise AssertionError("unreachable")
+        async with self._pool.acquire() as driver:
+            inserted = await _insert_with_driver(driver, items)
+            repeated = [i.envelope.event_id for i in items if i.envelope.event_id not in inserted]
+            rows = await driver.fetch(_PG_STATUSES, repeated) if repeated else []
+        _count(items, inserted)
+        return inserted, {str(row[0]): str(row[1]) for row in rows}
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -230,8 +229,9 @@ class GroupCommitWriter:
             else None
         )
         self._max_batch = max_batch
-        # Several batches in flight (each holds a pooled connection): while some are committed, the
-        # next ones form and are sent. Measured best on the benchmark machine (bench/RESULTS.md).
+        # Several batches in flight (each on its own connection): while some are committed, the
+        # next ones form and are sent. Between 1 and 8 the benchmark showed no difference above
+        # its machine's noise (bench/RESULTS.md); 8 keeps one slow commit from holding up the rest.
         self._parallel = parallel
         self._slots: asyncio.Semaphore | None = None
         self._flushes: set[asyncio.Task[None]] = set()
