@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     billhook_past_due_grace_days: int = Field(default=7, ge=0)
     billhook_inbox_reconcile_interval: float = Field(default=600.0, ge=0)  # seconds; 0 turns it off
     billhook_inbox_concurrency: int = Field(default=4, ge=1)
+    # PostgreSQL connections the webhook receiver writes on (batches in flight at once)
+    billhook_webhook_write_connections: int = Field(default=2, ge=1, le=64)
     billhook_support_email: str | None = None
     billhook_alert_email: str | None = None
     log_level: str = "INFO"

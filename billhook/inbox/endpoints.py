@@ -182,7 +182,7 @@ def receiver_for_runtime(runtime: Runtime, secrets: WebhookSecrets | None = None
     The writer joins ``runtime.services`` so that it stops with the runtime.
     """
     settings = runtime.settings
-    writer = GroupCommitWriter(runtime.session_factory)
+    writer = GroupCommitWriter(runtime.session_factory, parallel=settings.billhook_webhook_write_connections)
     runtime.services.append(writer)
     return WebhookReceiver(
         writer.store,

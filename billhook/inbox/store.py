@@ -219,7 +219,7 @@ class GroupCommitWriter:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         max_batch: int = _MAX_BATCH,
-        parallel: int = 8,
+        parallel: int = 2,
     ):
         self._session_factory = session_factory
         bind = session_factory.kw.get("bind")
@@ -229,9 +229,9 @@ class GroupCommitWriter:
             else None
         )
         self._max_batch = max_batch
-        # Several batches in flight (each on its own connection): while some are committed, the
-        # next ones form and are sent. Between 1 and 8 the benchmark showed no difference above
-        # its machine's noise (bench/RESULTS.md); 8 keeps one slow commit from holding up the rest.
+        # Batches in flight at once, each on its own connection: while one is committed the next
+        # forms. Fewer slots make bigger batches; on the 2-core benchmark machine 2 beat 3, 4 and 8
+        # (throughput and tail, interleaved runs). BILLHOOK_WEBHOOK_WRITE_CONNECTIONS sets it.
         self._parallel = parallel
         self._slots: asyncio.Semaphore | None = None
         self._flushes: set[asyncio.Task[None]] = set()
