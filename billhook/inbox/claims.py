@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Result, and_, exists, func, or_, select, text, update
+from sqlalchemy import ColumnElement, CursorResult, Result, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from billhook.db.locks import hold_until_commit
 from billhook.models import InboxEvent, InboxStatus
 
 _RETRYABLE = (InboxStatus.PENDING.value, InboxStatus.FAILED.value)
@@ -84,10 +85,7 @@ async def claim(
         InboxEvent.attempts == candidate.attempts,
     ]
     if candidate.ordering_key is not None:
-        if session.get_bind().dialect.name == "postgresql":
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": candidate.ordering_key}
-            )
+        await hold_until_commit(session, f"inbox:{candidate.ordering_key}")
         other = aliased(InboxEvent)
         live_lease = exists().where(
             other.ordering_key == candidate.ordering_key,
