@@ -25,12 +25,9 @@ async def insert_ignore(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     targets = list(conflict_columns) if conflict_columns else None
-    primary = table.primary_key.columns.values()[0]
+    returned = table.c[targets[0]] if targets else table.primary_key.columns.values()[0]
     statement = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=targets)
-        .returning(table.c[targets[0]] if targets else primary)
+        insert(table).values(**values).on_conflict_do_nothing(index_elements=targets).returning(returned)
     )
     result = await session.execute(statement)
     return result.first() is not None
