@@ -4,10 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.accounts.fast_db import database_url, reused_pg_database
 from tests.accounts.harness import Harness, harness
-
-__all__ = ["database_url", "reused_pg_database"]
 
 
 @pytest.fixture

@@ -19,12 +19,12 @@ async def shared_stack(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     sqlite_template: Path,
-    pg_template: Any,
+    pg_databases: Any,
     sandbox_template: Path,
 ) -> AsyncIterator[Stack]:
     tmp_path = tmp_path_factory.mktemp(f"stack-{request.param}")
     async with (
-        module_database(str(request.param), tmp_path, sqlite_template, pg_template) as url,
+        module_database(str(request.param), tmp_path, sqlite_template, pg_databases) as url,
         payments_stack(url, tmp_path, sandbox_template) as stack,
     ):
         yield stack

@@ -30,7 +30,7 @@ from tests.checkout.stack import (
     fast_runtime,
     free_port,
 )
-from tests.conftest import _fresh_pg, _pg_admin, _pg_url, unavailable
+from tests.conftest import pg_database
 
 _slots = itertools.count(1)
 
@@ -62,20 +62,15 @@ async def payments_stack(database_url: str, tmp_path: Path, sandbox_template: Pa
 
 @asynccontextmanager
 async def module_database(
-    backend: str, tmp_path: Path, sqlite_template: Path, pg_template: Any
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_databases: Any
 ) -> AsyncIterator[str]:
     if backend == "sqlite":
         path = tmp_path / "billhook.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    if isinstance(pg_template, BaseException):
-        unavailable("PostgreSQL", pg_template)
-    name = await _fresh_pg(pg_template)
-    try:
-        yield _pg_url(name)
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with pg_database(pg_databases) as url:
+        yield url
 
 
 @dataclass
