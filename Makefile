@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The suite runs on two processes (pytest-xdist); PYTEST_ARGS="-n 0 tests/…" runs a part in one.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test install install-dev lint typecheck pytest clean
 
