@@ -16,11 +16,11 @@ make Stripe disable the endpoint.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -154,8 +154,10 @@ class WebhookReceiver:
         if "\\u0000" in text:  # PostgreSQL's JSON types cannot hold NUL; Stripe never sends it
             raise _Rejected(400, "invalid_event", "the event contains a NUL character")
         try:
-            payload: Any = json.loads(text)
-        except (ValueError, RecursionError):
+            # orjson reads strict JSON (RFC 8259): NaN, Infinity and lone surrogates, which Python's
+            # json module accepts and PostgreSQL's jsonb refuses, are refused here, before storing.
+            payload: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
             raise _Rejected(400, "invalid_json", "the body is not valid JSON") from None
         try:
             envelope = read_envelope(payload)
@@ -170,7 +172,7 @@ class WebhookReceiver:
 async def _respond(
     send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    content = json.dumps(body, separators=(",", ":")).encode()
+    content = orjson.dumps(body)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
     await send({"type": "http.response.body", "body": content})

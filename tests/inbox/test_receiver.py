@@ -118,6 +118,11 @@ NOT_EVENTS = [
     (b'{"id": 5, "type": "x", "data": {"object": {}}}', "invalid_event"),
     (b"[" * 100_000, "invalid_json"),
     (b'{"id": "evt_1", "type": "x", "data": {"object": {"id": "a\\u0000"}}}', "invalid_event"),
+    # Not JSON (RFC 8259), though Python's json module reads them; PostgreSQL's jsonb refuses them,
+    # so they must be refused before they are stored, not fail the store with a 503 (Stripe retries).
+    (b'{"id": "evt_1", "type": "x", "data": {"object": {"id": "in_1", "amount": NaN}}}', "invalid_json"),
+    (b'{"id": "evt_1", "type": "x", "data": {"object": {"id": "in_1", "a": -Infinity}}}', "invalid_json"),
+    (b'{"id": "evt_1", "type": "x", "data": {"object": {"id": "in_1", "a": "\\ud800"}}}', "invalid_json"),
 ]
 
 
