@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,6 +53,26 @@ async def test_migrations_match_the_models(database_url: str) -> None:
     try:
         async with engine.connect() as connection:
             assert await connection.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_inbox_payloads_are_compressed_with_lz4_on_postgresql(database_url: str) -> None:
+    """Migration 0003: lz4 (cheaper than pglz per stored event) where the server has it."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            methods = await connection.scalar(
+                text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+            )
+            method = await connection.scalar(
+                text(
+                    "SELECT attcompression::text FROM pg_attribute "
+                    "WHERE attrelid = 'inbox_events'::regclass AND attname = 'payload'"
+                )
+            )
+        assert method == ("l" if "lz4" in methods else "")
     finally:
         await engine.dispose()
 
