@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from billhook.kit import ids
 from billhook.kit.clock import FrozenClock
 from billhook.kit.ids import new_id
 from billhook.kit.money import Money
@@ -18,6 +19,14 @@ def test_ids_carry_their_prefix_and_are_unique() -> None:
 def test_ids_made_later_sort_later() -> None:
     clock_ordered = [new_id("x") for _ in range(3)]
     assert clock_ordered[0][:12] <= clock_ordered[-1][:12]
+
+
+def test_ids_are_the_time_then_the_random_bits_in_crockford_base32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ids.time, "time_ns", lambda: 1_764_000_000_123 * 1_000_000 + 999)
+    monkeypatch.setattr(ids.secrets, "randbits", lambda bits: 0x0123456789ABCDEF0123)
+    assert new_id("ie") == "ie_01KAV9FT3V04HMASW9NF6YY093"
+    monkeypatch.setattr(ids.secrets, "randbits", lambda bits: 2**bits - 1)
+    assert new_id("ie").endswith("_01KAV9FT3V" + "Z" * 16)
 
 
 @pytest.mark.parametrize(
