@@ -28,7 +28,12 @@ from billhook.kit.ids import new_id
 from billhook.models import InboxEvent, InboxStatus
 
 TABLE: Table = InboxEvent.__table__  # type: ignore[assignment]
-_MAX_BATCH = 256
+# At most this many events per INSERT. A cap well under the expected concurrency keeps the
+# pipeline split: while one batch is committed, the next forms from the requests answered before,
+# instead of every client waiting on one big batch and then arriving together (a convoy). In the
+# ingest benchmark at concurrency 64, 32 gave ~2,900 events/s and p99 ~35 ms where 256 gave
+# ~2,100 and ~60 ms (interleaved runs).
+_MAX_BATCH = 32
 
 
 @dataclass(frozen=True, slots=True)
