@@ -40,9 +40,14 @@ def unavailable(what: str, error: BaseException) -> None:
     pytest.skip(message)
 
 
+def _plain_pg_url(database: str) -> str:
+    """``database`` on the admin URL's server, for asyncpg."""
+    return f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
+
+
 def _pg_url(database: str) -> str:
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    return f"{base}/{database}".replace("postgresql://", "postgresql+asyncpg://", 1)
+    """``database`` on the admin URL's server, for SQLAlchemy."""
+    return _plain_pg_url(database).replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 async def _pg_admin(sql: str) -> None:
@@ -137,8 +142,7 @@ class PgDatabases:
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
             )
-            if await self._fingerprint_of(name) == self._fingerprint:
-                await self._empty(name)
+            if await self._emptied_if_unchanged(name):
                 self._free.append(name)
                 return
         except (OSError, asyncpg.PostgresError):
@@ -161,10 +165,12 @@ class PgDatabases:
         finally:
             await connection.close()
 
-    @staticmethod
-    async def _empty(name: str) -> None:
+    async def _emptied_if_unchanged(self, name: str) -> bool:
+        """Delete every row if the schema is still the template's; False (untouched) otherwise."""
         connection = await asyncpg.connect(_plain_pg_url(name), timeout=5)
         try:
+            if str(await connection.fetchval(_SCHEMA_FINGERPRINT)) != self._fingerprint:
+                return False
             tables = await connection.fetch(
                 "SELECT tablename FROM pg_tables "
                 "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
@@ -175,12 +181,9 @@ class PgDatabases:
                 await connection.execute("SET LOCAL session_replication_role = replica")
                 for row in tables:
                     await connection.execute(f'DELETE FROM "{row["tablename"]}"')
+            return True
         finally:
             await connection.close()
-
-
-def _plain_pg_url(database: str) -> str:
-    return f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
 
 
 @pytest.fixture(scope="session")
@@ -213,17 +216,26 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-async def database_url(
+@asynccontextmanager
+async def migrated_database(
     backend: str, tmp_path: Path, sqlite_template: Path, pg_databases: PgDatabases | BaseException
 ) -> AsyncIterator[str]:
-    """A fresh, migrated database on the current backend."""
+    """A fresh, migrated database on ``backend`` for the duration of the block."""
     if backend == "sqlite":
         path = tmp_path / "billhook.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
     async with pg_database(pg_databases) as url:
+        yield url
+
+
+@pytest.fixture
+async def database_url(
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_databases: PgDatabases | BaseException
+) -> AsyncIterator[str]:
+    """A fresh, migrated database on the current backend."""
+    async with migrated_database(backend, tmp_path, sqlite_template, pg_databases) as url:
         yield url
 
 

@@ -8,8 +8,8 @@ import pytest
 import pytest_asyncio
 
 from tests.checkout.stack import Stack, sandbox_template
-from tests.conftest import BACKENDS
-from tests.payments_api.harness import People, make_people, module_database, payments_stack
+from tests.conftest import BACKENDS, migrated_database
+from tests.payments_api.harness import People, make_people, payments_stack
 
 __all__ = ["sandbox_template"]
 
@@ -24,7 +24,7 @@ async def shared_stack(
 ) -> AsyncIterator[Stack]:
     tmp_path = tmp_path_factory.mktemp(f"stack-{request.param}")
     async with (
-        module_database(str(request.param), tmp_path, sqlite_template, pg_databases) as url,
+        migrated_database(str(request.param), tmp_path, sqlite_template, pg_databases) as url,
         payments_stack(url, tmp_path, sandbox_template) as stack,
     ):
         yield stack

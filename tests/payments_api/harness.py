@@ -30,7 +30,6 @@ from tests.checkout.stack import (
     fast_runtime,
     free_port,
 )
-from tests.conftest import pg_database
 
 _slots = itertools.count(1)
 
@@ -58,19 +57,6 @@ async def payments_stack(database_url: str, tmp_path: Path, sandbox_template: Pa
         await stack.aclose()
         await stack.stop_workers()
         server.stop()
-
-
-@asynccontextmanager
-async def module_database(
-    backend: str, tmp_path: Path, sqlite_template: Path, pg_databases: Any
-) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        path = tmp_path / "billhook.db"
-        shutil.copy(sqlite_template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    async with pg_database(pg_databases) as url:
-        yield url
 
 
 @dataclass
