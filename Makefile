@@ -6,8 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The suite runs on two processes (pytest-xdist); PYTEST_ARGS="-n 0 tests/…" runs a part in one.
-PYTEST_ARGS ?= -n 2
+# The suite runs on two processes (pytest-xdist), a test module's tests on one of them: some modules
+# share one stack across their tests (module-scoped fixtures), in order. PYTEST_ARGS="-n 0 tests/…"
+# runs a part in one process.
+PYTEST_ARGS ?= -n 2 --dist loadscope
 
 .PHONY: run test install install-dev lint typecheck pytest clean
 
