@@ -4,10 +4,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import structlog
 from pydantic import BaseModel
+from starlette.types import Message, Receive, Scope, Send
 
 from billhook.app import create_app
 from billhook.config import Settings
+from billhook.http.request_id import RequestIdMiddleware
 from billhook.runtime import Runtime
 from tests.conftest import make_settings
 
@@ -110,6 +113,33 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     assert echoed.headers["x-request-id"] == "abc-123"
     hostile = await client.get("/healthz", headers={"x-request-id": "bad id\twith spaces"})
     assert hostile.headers["x-request-id"].startswith("req_")
+
+
+async def test_request_id_is_in_the_log_context_only_during_the_request() -> None:
+    seen: list[dict[str, object]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(structlog.contextvars.get_contextvars())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    structlog.contextvars.bind_contextvars(request_id="outer")
+    try:
+        scope = {"type": "http", "headers": [(b"x-request-id", b"req-inner")]}
+        await RequestIdMiddleware(app)(scope, receive, send)
+        assert seen == [{"request_id": "req-inner"}]
+        assert (b"x-request-id", b"req-inner") in sent[0]["headers"]
+        assert structlog.contextvars.get_contextvars() == {"request_id": "outer"}
+    finally:
+        structlog.contextvars.clear_contextvars()
 
 
 async def test_openapi_document_is_served(client: httpx.AsyncClient) -> None:
