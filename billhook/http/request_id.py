@@ -25,7 +25,8 @@ class RequestIdMiddleware:
             return
         incoming = dict(scope["headers"]).get(HEADER, b"")
         request_id = incoming if _SAFE.match(incoming) else f"req_{secrets.token_hex(8)}".encode()
-        scope.setdefault("state", {})["request_id"] = request_id.decode()
+        text = request_id.decode()
+        scope.setdefault("state", {})["request_id"] = text
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -34,7 +35,7 @@ class RequestIdMiddleware:
 
         # bind + reset by token: ``bound_contextvars`` also reads the whole context on every
         # request, a measurable share of the webhook hot path's CPU.
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id.decode())
+        tokens = structlog.contextvars.bind_contextvars(request_id=text)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
