@@ -198,19 +198,6 @@ def pg_databases(pg_template: str | BaseException) -> Iterator[PgDatabases | Bas
         asyncio.run(databases.drop_all())
 
 
-@asynccontextmanager
-async def pg_database(databases: PgDatabases | BaseException) -> AsyncIterator[str]:
-    """A clean, migrated PostgreSQL database (as a SQLAlchemy URL) for the duration of the block."""
-    if isinstance(databases, BaseException):
-        unavailable("PostgreSQL", databases)
-    assert isinstance(databases, PgDatabases)
-    name = await databases.take()
-    try:
-        yield _pg_url(name)
-    finally:
-        await databases.give_back(name)
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -226,8 +213,14 @@ async def migrated_database(
         shutil.copy(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    async with pg_database(pg_databases) as url:
-        yield url
+    if isinstance(pg_databases, BaseException):
+        unavailable("PostgreSQL", pg_databases)
+    assert isinstance(pg_databases, PgDatabases)
+    name = await pg_databases.take()
+    try:
+        yield _pg_url(name)
+    finally:
+        await pg_databases.give_back(name)
 
 
 @pytest.fixture
