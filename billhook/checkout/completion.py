@@ -18,6 +18,7 @@ from billhook.checkout import repository
 from billhook.checkout.service import CACHE_NAMESPACE, CheckoutDeps
 from billhook.checkout.success import InvalidSuccessToken, SuccessTokens
 from billhook.customers.service import customer_by_stripe_id, link_user, sync_customer
+from billhook.db.locks import hold_mirror_of
 from billhook.entitlements import entitlements_for, sync_entitlements
 from billhook.entitlements.service import grace_period
 from billhook.errors import NotFound
@@ -79,7 +80,8 @@ async def sync_from_provider(
     session: AsyncSession, provider: PaymentProvider, checkout: ProviderCheckoutSession, cause: Cause
 ) -> None:
     """The mirror services the webhook handler calls, in the same order."""
-    if checkout.customer_id:
+    if checkout.customer_id:  # held until commit, as the inbox worker holds it (no older copy wins)
+        await hold_mirror_of(session, checkout.customer_id)
         synced = await sync_customer(session, await provider.get_customer(checkout.customer_id), cause)
         await link_user(session, synced.row, checkout.client_reference_id, cause)
     if checkout.subscription_id:

@@ -14,6 +14,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from billhook.db.locks import hold_mirror_of
 from billhook.errors import BillhookError
 from billhook.inbox import metrics
 from billhook.inbox.claims import (
@@ -178,6 +179,8 @@ class InboxWorker:
                     )
                     # Finish well inside the lease, so no other worker takes the event meanwhile.
                     async with asyncio.timeout(self.options.lease.total_seconds() * 0.8):
+                        if row.ordering_key:
+                            await hold_mirror_of(session, row.ordering_key)
                         await handler(ctx)
                 await mark_processed(session, claim_, self.runtime.clock.now())
                 await session.commit()

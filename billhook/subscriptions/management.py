@@ -21,12 +21,13 @@ from billhook.cache import BillhookCache
 from billhook.checkout.repository import customer_of_user, live_subscriptions
 from billhook.config import Settings
 from billhook.customers.service import customer_by_stripe_id
+from billhook.db.locks import hold_mirror_of
 from billhook.entitlements import sync_entitlements
 from billhook.entitlements.service import grace_period
 from billhook.errors import BillhookError, Conflict, InvalidInput, NotFound
 from billhook.inbox import effects
 from billhook.kit.clock import Clock
-from billhook.models import CancellationRecord, PaymentMethod, Price, Product, Subscription, User
+from billhook.models import CancellationRecord, Customer, PaymentMethod, Price, Product, Subscription, User
 from billhook.providers.actions import InvoicePreview, ProrationBehavior, ProviderActions
 from billhook.providers.base import PaymentProvider, ProviderSubscription
 from billhook.subscriptions.service import sync_subscription
@@ -62,6 +63,22 @@ async def subscription_of(
     return rows[0]
 
 
+async def _subscription_to_change(
+    session: AsyncSession, user: User, subscription_id: str | None
+) -> Subscription:
+    """The subscription an action changes, read again once its customer's mirror is held.
+
+    Held until the request commits, so the inbox worker cannot write an older copy of it,
+    fetched before the action, over the action's result (see :func:`hold_mirror_of`).
+    """
+    row = await subscription_of(session, user, subscription_id)
+    customer = await session.get(Customer, row.customer_id) if row.customer_id else None
+    if customer is not None:
+        await hold_mirror_of(session, customer.stripe_id)
+        await session.refresh(row)
+    return row
+
+
 async def _apply(
     deps: ManagementDeps, user: User, provider_sub: ProviderSubscription, cause: Cause
 ) -> Subscription:
@@ -92,7 +109,7 @@ async def cancel_at_period_end(
     subscription_id: str | None = None,
 ) -> Subscription:
     """Cancel at the end of the paid period; once (a repeated request returns the same state)."""
-    row = await subscription_of(deps.session, user, subscription_id)
+    row = await _subscription_to_change(deps.session, user, subscription_id)
     if row.cancel_at_period_end:
         return row
     attempt = await _records(deps.session, row)
@@ -119,7 +136,7 @@ async def resume(
     deps: ManagementDeps, user: User, *, requested_by: str, subscription_id: str | None = None
 ) -> Subscription:
     """Undo a cancellation at period end (before the period ends)."""
-    row = await subscription_of(deps.session, user, subscription_id)
+    row = await _subscription_to_change(deps.session, user, subscription_id)
     if not row.cancel_at_period_end:
         return row
     attempt = await _records(deps.session, row)
@@ -153,7 +170,7 @@ async def cancel_now(
     subscription_id: str | None = None,
 ) -> Subscription:
     """End the subscription immediately (operators: ``billhook subscriptions cancel --now``)."""
-    row = await subscription_of(deps.session, user, subscription_id)
+    row = await _subscription_to_change(deps.session, user, subscription_id)
     updated = await deps.actions.cancel_subscription_now(
         subscription_id=row.stripe_id, idempotency_key=f"cancel-now:{row.stripe_id}"
     )
@@ -209,7 +226,11 @@ async def change_plan(
     requested_by: str,
     subscription_id: str | None = None,
 ) -> PlanChange:
-    row = await subscription_of(deps.session, user, subscription_id)
+    row = (  # a preview changes nothing: no need to hold the mirror
+        await subscription_of(deps.session, user, subscription_id)
+        if preview
+        else await _subscription_to_change(deps.session, user, subscription_id)
+    )
     price = await _target_price(deps.session, row, product_id)
     assert price.stripe_id is not None
     current = await deps.provider.get_subscription(row.stripe_id)
@@ -246,7 +267,7 @@ async def retry_payment(
     deps: ManagementDeps, user: User, *, subscription_id: str | None = None
 ) -> Subscription:
     """Pay the subscription's open invoice now with the saved card."""
-    row = await subscription_of(deps.session, user, subscription_id)
+    row = await _subscription_to_change(deps.session, user, subscription_id)
     current = await deps.provider.get_subscription(row.stripe_id)
     invoice = (
         await deps.provider.get_invoice(current.latest_invoice_id) if current.latest_invoice_id else None
