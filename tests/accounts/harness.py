@@ -26,7 +26,7 @@ from billhook.kit.clock import FrozenClock
 from billhook.runtime import Runtime
 from billhook.web.auth_pages import router as auth_pages_router
 from billhook.web.pages import router as pages_router
-from tests.conftest import make_settings
+from tests.support.databases import make_settings
 
 EXAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "billhook.toml"
 TEST_THROTTLE = ThrottlePolicy(

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from billhook.cache import BillhookCache, build_cache
 from tests.accounts.harness import harness
-from tests.conftest import REDIS_TEST_URL, make_settings, unavailable
+from tests.support.databases import REDIS_TEST_URL, make_settings, unavailable
 
 
 @pytest.fixture(params=["memory", "redis"])

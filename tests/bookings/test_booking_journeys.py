@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from billhook.models import OutboxJob
-from tests.checkout.stack import Stack
 from tests.payments_api.harness import (
     People,
     book,
@@ -17,6 +16,7 @@ from tests.payments_api.harness import (
     wait_payment,
     wait_status,
 )
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

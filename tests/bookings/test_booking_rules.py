@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from billhook.models import Payment
-from tests.checkout.stack import Stack
 from tests.payments_api.harness import (
     People,
     book,
@@ -20,6 +19,7 @@ from tests.payments_api.harness import (
     wait_payment,
     wait_status,
 )
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

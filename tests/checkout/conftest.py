@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.checkout.stack import Stack, running_stack, sandbox_template
+from tests.support.stack import Stack, running_stack, sandbox_template
 
 __all__ = ["sandbox_template"]
 

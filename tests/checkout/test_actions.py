@@ -6,8 +6,7 @@ import pytest
 
 from billhook.errors import NotFound, ProviderError
 from billhook.providers.actions import USER_ID_METADATA
-
-from .stack import Stack
+from tests.support.stack import Stack
 
 
 async def test_find_or_create_customer_finds_the_users_own_customer(stack: Stack) -> None:

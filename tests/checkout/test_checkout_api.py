@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from billhook.models import CheckoutSession, Order, Price, Product
-
-from .stack import Stack
+from tests.support.stack import Stack
 
 
 async def count(stack: Stack, model: type[CheckoutSession] | type[Order]) -> int:

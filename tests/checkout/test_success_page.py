@@ -10,8 +10,7 @@ import httpx
 from sqlalchemy import select, update
 
 from billhook.models import AuditEntry, InboxEvent, Order, OutboxJob, Subscription
-
-from .stack import PASSWORD, Customer, Stack
+from tests.support.stack import PASSWORD, Customer, Stack
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -12,7 +12,7 @@ from billhook.app import create_app
 from billhook.config import Settings
 from billhook.http.request_id import RequestIdMiddleware
 from billhook.runtime import Runtime
-from tests.conftest import make_settings
+from tests.support.databases import make_settings
 
 
 class Echo(BaseModel):

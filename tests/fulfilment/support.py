@@ -18,7 +18,7 @@ from billhook.models import Booking, OutboxJob, User
 from billhook.outbox import JobContext
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
-from tests.conftest import make_settings
+from tests.support.databases import make_settings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from billhook.kit.clock import utcnow
 from billhook.models import Booking, Order, OutboxJob, Price, User
 from billhook.models.fulfilment import DomainRegistration, PlanTerm
 from billhook.providers.actions import CheckoutRequest
-from tests.checkout.stack import Stack, running_stack
+from tests.support.stack import Stack, running_stack
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from billhook.inbox.endpoints import WebhookFastPath, WebhookSecrets
 from billhook.inbox.signature import sign
 from billhook.models import InboxEvent, InboxStatus
 from billhook.runtime import Runtime
-from tests.conftest import make_settings
+from tests.support.databases import make_settings
 
 from .support import OLD_SECRET, SECRET, billhook_app, event_payload, signed
 

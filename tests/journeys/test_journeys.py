@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from billhook.models import EmailMessage, Order, Subscription, User
-from tests.checkout.stack import Customer, Stack
+from tests.support.stack import Customer, Stack
 
 
 async def subscription_status(stack: Stack, who: Customer) -> str | None:

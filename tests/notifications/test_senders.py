@@ -19,7 +19,7 @@ from billhook.notifications import (
 )
 from billhook.notifications.mailer import Mailer
 from billhook.runtime import Runtime
-from tests.conftest import make_settings
+from tests.support.databases import make_settings
 
 
 def _build(**overrides: Any) -> tuple[Mailer, list[dict[str, Any]]]:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from billhook.cli.ops import check, logs, setup, webhooks_app
 from billhook.cli.payments import app as payments_app
 from billhook.cli.products_sync import sync
-from tests.checkout.stack import CATALOG, Stack
+from tests.support.stack import CATALOG, Stack
 
 ENV_NAMES = (
     "DATABASE_URL",

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from billhook.ops.checks import check_keys, check_webhook_secret
-from tests.checkout.stack import CATALOG, Stack
-from tests.conftest import make_settings
 from tests.ops.cli import invoke, output_lines, point_at
+from tests.support.databases import make_settings
+from tests.support.stack import CATALOG, Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

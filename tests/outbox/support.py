@@ -13,7 +13,7 @@ from billhook.kit.ids import new_id
 from billhook.models import AuditEntry
 from billhook.outbox import JobContext, JobRegistry, PermanentJobError, RetryPolicy
 from billhook.runtime import Runtime
-from tests.conftest import make_settings
+from tests.support.databases import make_settings
 
 EFFECT = "test.effect"
 FLAKY = "test.flaky"

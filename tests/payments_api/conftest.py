@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.checkout.stack import Stack, sandbox_template
-from tests.conftest import BACKENDS, migrated_database
 from tests.payments_api.harness import People, make_people, payments_stack
+from tests.support.databases import BACKENDS, migrated_database
+from tests.support.stack import Stack, sandbox_template
 
 __all__ = ["sandbox_template"]
 

@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy import select, update
 
 from billhook.models import Booking, Payment, User
-from tests.checkout.stack import (
+from tests.support.stack import (
     PASSWORD,
     Customer,
     ServerThread,

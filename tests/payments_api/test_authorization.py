@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.checkout.stack import Stack
 from tests.payments_api.harness import People, book, next_start, pay_booking, wait_payment
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ROLES = ("anonymous", "other_client", "other_coach", "coach", "client", "admin")

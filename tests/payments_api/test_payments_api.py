@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from billhook.models import Dispute, OutboxJob, Payment
 from billhook.payments.admin import alert_admins_of_dispute
-from tests.checkout.stack import Stack
 from tests.payments_api.harness import People, book, pay_booking, wait_payment
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from billhook.models import Subscription
-from tests.checkout.stack import Stack
 from tests.ops.cli import invoke, output_lines, point_at
 from tests.payments_api.harness import People, book, pay_booking, register, wait_payment
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from tests.checkout.stack import PASSWORD, Customer, Stack
+from tests.support.stack import PASSWORD, Customer, Stack
 
 from .test_management_api import overview, subscribed
 

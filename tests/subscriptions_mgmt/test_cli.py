@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from billhook.cli.products_sync import sync
 from billhook.cli.subscriptions import app as subscriptions_app
 from billhook.models import CancellationRecord, Price
-from tests.checkout.stack import CATALOG, Stack
+from tests.support.stack import CATALOG, Stack
 
 from .test_management_api import overview, subscribed
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from billhook.models import AuditEntry, CancellationRecord, Price, Product
-from tests.checkout.stack import Customer, Stack
+from tests.support.stack import Customer, Stack
 
 
 async def subscribed(

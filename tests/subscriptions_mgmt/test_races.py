@@ -17,7 +17,7 @@ from billhook.inbox.worker import InboxWorker, WorkerOptions
 from billhook.models import InboxEvent, Subscription
 from billhook.providers.base import PaymentProvider, ProviderSubscription
 from billhook.runtime import Runtime
-from tests.checkout.stack import Stack
+from tests.support.stack import Stack
 
 from .test_management_api import post, subscribed
 

@@ -44,7 +44,7 @@ from billhook.providers.sandbox import Sandbox, SandboxConfig
 from billhook.providers.stripe import SANDBOX_SECRET_KEY, StripeProvider
 from billhook.providers.stripe.actions import StripeActions
 from billhook.runtime import Runtime
-from tests.conftest import make_settings
+from tests.support.databases import make_settings
 from tests.support.server import ServerThread, free_port
 
 T = TypeVar("T")
