@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.accounts.harness import Harness
+from tests.support.app_harness import Harness
 
 
 def error(response: object) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from billhook.cache import BillhookCache, build_cache
-from tests.accounts.harness import harness
+from tests.support.app_harness import harness
 from tests.support.databases import REDIS_TEST_URL, make_settings, unavailable
 
 

@@ -13,7 +13,7 @@ from billhook.cli.products import app as products_app
 from billhook.cli.users import app as users_app
 from billhook.db import create_engine, create_session_factory
 from billhook.models import User
-from tests.accounts.harness import EXAMPLE_CATALOG
+from tests.support.app_harness import EXAMPLE_CATALOG
 
 runner = CliRunner()
 

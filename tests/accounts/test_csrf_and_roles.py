@@ -7,7 +7,7 @@ from fastapi import Depends
 from billhook.accounts import repository
 from billhook.accounts.deps import SESSION_COOKIE, require_role
 from billhook.models import User
-from tests.accounts.harness import Harness
+from tests.support.app_harness import Harness
 
 
 async def cookie_session(h: Harness) -> None:

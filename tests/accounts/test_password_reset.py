@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select
 
 from billhook.models import OutboxJob
-from tests.accounts.harness import Harness
+from tests.support.app_harness import Harness
 
 
 async def reset_jobs(h: Harness) -> list[OutboxJob]:

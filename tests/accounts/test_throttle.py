@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.accounts.harness import TEST_THROTTLE, Harness
+from tests.support.app_harness import TEST_THROTTLE, Harness
 
 
 async def fail(h: Harness, email: str = "ada@example.com") -> int:

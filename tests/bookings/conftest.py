@@ -1,7 +1,7 @@
-"""The same module-shared running stack and people as ``tests/payments_api``."""
+"""The same module-shared running stack and people as ``tests/payments`` (tests/support/shared_stack.py)."""
 
 from __future__ import annotations
 
-from tests.payments_api.conftest import people, sandbox_template, shared_stack
+from tests.support.shared_stack import people, sandbox_template, shared_stack
 
 __all__ = ["people", "sandbox_template", "shared_stack"]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billhook.models import OutboxJob
-from tests.payments_api.harness import (
+from tests.support.payments import (
     People,
     book,
     booking_payments,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from billhook.models import Payment
-from tests.payments_api.harness import (
+from tests.support.payments import (
     People,
     book,
     booking_payments,

@@ -12,7 +12,7 @@ from billhook.catalog import CatalogChanges, active_catalog, apply_catalog, load
 from billhook.catalog.service import record_provider_price
 from billhook.db import create_engine, create_session_factory
 from billhook.models import Price, Product
-from tests.accounts.harness import EXAMPLE_CATALOG
+from tests.support.app_harness import EXAMPLE_CATALOG
 
 GOLD = """
 [[products]]

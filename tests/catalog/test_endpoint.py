@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from billhook.models import Product
-from tests.accounts.harness import Harness
+from tests.support.app_harness import Harness
 
 
 async def test_products_lists_the_example_catalog(h: Harness) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from billhook.catalog import CatalogError, load_catalog, lookup_key, parse_catalog
-from tests.accounts.harness import EXAMPLE_CATALOG
+from tests.support.app_harness import EXAMPLE_CATALOG
 
 PRODUCT = """
 [[products]]

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.accounts.harness import Harness, harness
+from tests.support.app_harness import Harness, harness
 
 
 @pytest.fixture

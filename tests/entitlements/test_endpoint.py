@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from billhook.accounts import repository
-from tests.accounts.harness import Harness
-from tests.entitlements import factories
+from tests.support import entitlement_factories as factories
+from tests.support.app_harness import Harness
 
 
 async def test_entitlements_need_a_session(h: Harness) -> None:

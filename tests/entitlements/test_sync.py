@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from billhook.entitlements import register_jobs, sync_entitlements
 from billhook.models import AuditEntry, Price
 from billhook.outbox import JobContext, JobRegistry, PermanentJobError
-from tests.entitlements import factories
+from tests.support import entitlement_factories as factories
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

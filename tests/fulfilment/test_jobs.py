@@ -26,7 +26,7 @@ from billhook.models import (
 from billhook.orders.schemas import OrderItemInput
 from billhook.orders.service import record_paid_order
 from billhook.outbox import enqueue
-from tests.fulfilment.support import Outbox, add_booking, add_user, build_outbox, jobs
+from tests.support.fulfilment import Outbox, add_booking, add_user, build_outbox, jobs
 
 CONTACTS = {"email": "owner@example.com"}
 HOST_CALLS: list[CustomFulfilment] = []

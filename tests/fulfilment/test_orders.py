@@ -12,7 +12,7 @@ from billhook.fulfilment.requests import FulfilmentJob
 from billhook.models import Booking, BookingStatus, Order, OrderItem, OrderType, Payment, PaymentStatus
 from billhook.orders.schemas import OrderItemInput, OrderStatus
 from billhook.orders.service import record_order_payment_failed, record_order_refunded, record_paid_order
-from tests.fulfilment.support import add_booking, add_user, jobs
+from tests.support.fulfilment import add_booking, add_user, jobs
 
 CONTACTS = {"email": "owner@example.com", "name": "Ada Owner"}
 

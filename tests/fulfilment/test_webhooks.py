@@ -18,7 +18,7 @@ from billhook.models import JobStatus, OrderType, WebhookDelivery
 from billhook.orders.schemas import OrderItemInput
 from billhook.orders.service import record_paid_order
 from billhook.outbox import RetryPolicy
-from tests.fulfilment.support import Outbox, build_outbox, jobs
+from tests.support.fulfilment import Outbox, build_outbox, jobs
 
 NO_WAIT = RetryPolicy(max_attempts=5, base_delay=timedelta(0))
 

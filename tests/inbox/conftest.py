@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -12,8 +11,7 @@ from billhook.inbox.worker import InboxWorker, WorkerOptions
 from billhook.outbox import RetryPolicy
 from billhook.providers.stripe import StripeProvider
 from billhook.runtime import Runtime
-
-from .support import SECRET, SandboxServer, Shop, billhook_app
+from tests.support.inbox import SECRET, InboxStack, SandboxServer, Shop, billhook_app
 
 
 @pytest.fixture
@@ -30,19 +28,8 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@dataclass
-class Stack:
-    """Sandbox + Billhook receiver on one server; a worker runtime using the sandbox as provider."""
-
-    server: SandboxServer
-    runtime: Runtime
-    provider: StripeProvider
-    worker: InboxWorker
-    shop: Shop
-
-
 @pytest.fixture
-async def stack(tmp_path: Path, settings: Settings) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, settings: Settings) -> AsyncIterator[InboxStack]:
     server = SandboxServer(f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}", Runtime.build(settings))
     server.secrets.add(SECRET)
     server.server.start()
@@ -52,7 +39,7 @@ async def stack(tmp_path: Path, settings: Settings) -> AsyncIterator[Stack]:
     options = WorkerOptions(concurrency=4, reconcile_interval=None, policy=RetryPolicy(max_attempts=3))
     worker = InboxWorker(runtime, options)
     try:
-        yield Stack(server, runtime, provider, worker, Shop(provider.client))
+        yield InboxStack(server, runtime, provider, worker, Shop(provider.client))
     finally:
         await worker.aclose()
         await provider.aclose()

@@ -14,9 +14,7 @@ from typer.testing import CliRunner, Result
 from billhook.cli.events import app, parse_since
 from billhook.errors import InvalidInput
 from billhook.models import InboxEvent, InboxStatus
-
-from .conftest import Stack
-from .support import settled
+from tests.support.inbox import InboxStack, settled
 
 runner = CliRunner()
 
@@ -43,7 +41,7 @@ def test_parse_since() -> None:
 
 @pytest.mark.usefixtures("environment")
 async def test_list_show_replay_reconcile_and_bad_input(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: InboxStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert (await invoke("list")).output.strip() == "no events"
     await stack.server.connect_webhooks()

@@ -13,9 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from billhook.models import AuditEntry, InboxEvent, OutboxJob, Subscription
-
-from .conftest import Stack
-from .support import all_event_ids, settled
+from tests.support.inbox import InboxStack, all_event_ids, settled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +30,7 @@ async def read_until(stream: asyncio.StreamReader, prefix: str, timeout: float =
             return lines
 
 
-async def test_sigkill_mid_event_then_restart(stack: Stack, database_url: str) -> None:
+async def test_sigkill_mid_event_then_restart(stack: InboxStack, database_url: str) -> None:
     await stack.server.connect_webhooks()
     subs = [await stack.shop.subscribe(f"k{n}@example.com") for n in range(2)]
     await settled(stack.server)
@@ -41,7 +39,7 @@ async def test_sigkill_mid_event_then_restart(stack: Stack, database_url: str) -
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.inbox.worker_process",
+        "tests.support.inbox_worker_process",
         database_url,
         stack.server.api_base,
         "5",

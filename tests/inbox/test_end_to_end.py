@@ -21,12 +21,10 @@ from billhook.models import (
     PaymentMethod,
     Subscription,
 )
-
-from .conftest import Stack
-from .support import all_event_ids, settled
+from tests.support.inbox import InboxStack, all_event_ids, settled
 
 
-async def counts(stack: Stack) -> dict[str, int]:
+async def counts(stack: InboxStack) -> dict[str, int]:
     result = {}
     async with stack.runtime.session_factory() as session:
         for model in (
@@ -43,13 +41,13 @@ async def counts(stack: Stack) -> dict[str, int]:
     return result
 
 
-async def jobs(stack: Stack) -> list[tuple[str, str, dict[str, Any]]]:
+async def jobs(stack: InboxStack) -> list[tuple[str, str, dict[str, Any]]]:
     async with stack.runtime.session_factory() as session:
         rows = await session.scalars(select(OutboxJob).order_by(OutboxJob.key))
         return [(job.type, job.key, job.payload) for job in rows]
 
 
-async def test_a_subscription_arrives_by_webhook_and_is_mirrored(stack: Stack) -> None:
+async def test_a_subscription_arrives_by_webhook_and_is_mirrored(stack: InboxStack) -> None:
     await stack.server.connect_webhooks()
     sub = await stack.shop.subscribe("ada@example.com")
     await settled(stack.server)
@@ -81,7 +79,7 @@ async def test_a_subscription_arrives_by_webhook_and_is_mirrored(stack: Stack) -
     assert types.count("entitlements.sync") == 1
 
 
-async def test_emails_are_requested_once_and_replaying_every_event_changes_nothing(stack: Stack) -> None:
+async def test_emails_are_requested_once_and_replaying_every_event_changes_nothing(stack: InboxStack) -> None:
     await stack.server.connect_webhooks()
     sub = await stack.shop.subscribe("cy@example.com")
     await stack.shop.v1.subscriptions.cancel_async(sub.id)
@@ -105,7 +103,7 @@ async def test_emails_are_requested_once_and_replaying_every_event_changes_nothi
     assert await jobs(stack) == before_jobs
 
 
-async def checkout(stack: Stack, mode: str) -> str:
+async def checkout(stack: InboxStack, mode: str) -> str:
     """Open a hosted checkout and pay it with 4242 by posting the page's form; returns the session id."""
     price = await stack.shop.price(3300, interval="month" if mode == "subscription" else None)
     session = await stack.shop.v1.checkout.sessions.create_async(
@@ -128,7 +126,7 @@ async def checkout(stack: Stack, mode: str) -> str:
     return str(session.id)
 
 
-async def test_a_one_time_checkout_records_one_order(stack: Stack) -> None:
+async def test_a_one_time_checkout_records_one_order(stack: InboxStack) -> None:
     await stack.server.connect_webhooks()
     session_id = await checkout(stack, "payment")
     await settled(stack.server)
@@ -148,7 +146,7 @@ async def test_a_one_time_checkout_records_one_order(stack: Stack) -> None:
     assert orders[0][1]["line_items"][0]["quantity"] == 1
 
 
-async def test_a_subscription_checkout_syncs_entitlements_once(stack: Stack) -> None:
+async def test_a_subscription_checkout_syncs_entitlements_once(stack: InboxStack) -> None:
     await stack.server.connect_webhooks()
     session_id = await checkout(stack, "subscription")
     await settled(stack.server)

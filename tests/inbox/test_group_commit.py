@@ -13,8 +13,7 @@ from billhook.inbox.envelope import read_envelope
 from billhook.inbox.store import GroupCommitWriter, Incoming
 from billhook.kit.clock import utcnow
 from billhook.models import InboxEvent
-
-from .support import event_payload
+from tests.support.inbox import event_payload
 
 
 def incoming(event_id: str) -> Incoming:

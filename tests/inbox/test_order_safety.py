@@ -25,8 +25,7 @@ from billhook.models import (
     Refund,
     Subscription,
 )
-
-from .conftest import Stack
+from tests.support.inbox import InboxStack
 
 WIPE_ORDER = (
     AuditEntry,
@@ -43,7 +42,7 @@ WIPE_ORDER = (
 )
 
 
-async def lifecycle(stack: Stack) -> tuple[str, list[dict[str, Any]]]:
+async def lifecycle(stack: InboxStack) -> tuple[str, list[dict[str, Any]]]:
     """Trial → trial ends and the first invoice is paid → cancel at period end → resumed → canceled
     at period end again; returns the subscription id and every event, oldest first."""
     v1 = stack.shop.v1
@@ -65,14 +64,14 @@ async def lifecycle(stack: Stack) -> tuple[str, list[dict[str, Any]]]:
     return sub.id, list(reversed(events))
 
 
-async def wipe(stack: Stack) -> None:
+async def wipe(stack: InboxStack) -> None:
     async with stack.runtime.session_factory() as session:
         for model in WIPE_ORDER:
             await session.execute(delete(model))
         await session.commit()
 
 
-async def deliver_in_order(stack: Stack, events: list[dict[str, Any]]) -> None:
+async def deliver_in_order(stack: InboxStack, events: list[dict[str, Any]]) -> None:
     """Each event is stored and applied before the next arrives: arrival order = application order."""
     for raw in events:
         async with stack.runtime.session_factory() as session:
@@ -81,7 +80,7 @@ async def deliver_in_order(stack: Stack, events: list[dict[str, Any]]) -> None:
         await stack.worker.drain()
 
 
-async def assert_mirror_matches_provider(stack: Stack, sub_id: str) -> None:
+async def assert_mirror_matches_provider(stack: InboxStack, sub_id: str) -> None:
     truth = await stack.provider.get_subscription(sub_id)
     async with stack.runtime.session_factory() as session:
         row = await session.scalar(select(Subscription).where(Subscription.stripe_id == sub_id))
@@ -124,7 +123,7 @@ async def assert_mirror_matches_provider(stack: Stack, sub_id: str) -> None:
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-async def test_any_arrival_order_ends_in_the_providers_state(stack: Stack, data: st.DataObject) -> None:
+async def test_any_arrival_order_ends_in_the_providers_state(stack: InboxStack, data: st.DataObject) -> None:
     if not hasattr(stack, "scenario"):  # first example: build the scenario, check provider order too
         stack.scenario = await lifecycle(stack)  # type: ignore[attr-defined]
         sub_id, events = stack.scenario  # type: ignore[attr-defined]

@@ -16,8 +16,7 @@ from billhook.inbox.signature import sign
 from billhook.models import InboxEvent, InboxStatus
 from billhook.runtime import Runtime
 from tests.support.databases import make_settings
-
-from .support import OLD_SECRET, SECRET, billhook_app, event_payload, signed
+from tests.support.inbox import OLD_SECRET, SECRET, billhook_app, event_payload, signed
 
 URL = "/api/payments/webhook"
 

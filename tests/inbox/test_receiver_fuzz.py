@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billhook.inbox.signature import sign
-
-from .support import SECRET, event_payload
+from tests.support.inbox import SECRET, event_payload
 
 URL = "/api/payments/webhook"
 

@@ -14,12 +14,10 @@ from sqlalchemy import func, select
 from billhook.inbox.reconcile import reconcile
 from billhook.inbox.signature import signature_header
 from billhook.models import AuditEntry, Customer, InboxEvent, Invoice, OutboxJob, Payment, Subscription
-
-from .conftest import Stack
-from .support import SECRET, all_event_ids, settled
+from tests.support.inbox import SECRET, InboxStack, all_event_ids, settled
 
 
-async def test_reconcile_heals_dropped_deliveries(stack: Stack) -> None:
+async def test_reconcile_heals_dropped_deliveries(stack: InboxStack) -> None:
     await stack.server.connect_webhooks()
     await stack.server.set_chaos(drop=0.2)
     subs = [await stack.shop.subscribe(f"s{n}@example.com") for n in range(2)]
@@ -55,7 +53,7 @@ async def test_reconcile_heals_dropped_deliveries(stack: Stack) -> None:
         assert payments[intent.id].status == "SUCCEEDED"
 
 
-async def test_fifty_events_three_times_concurrently_apply_once(stack: Stack) -> None:
+async def test_fifty_events_three_times_concurrently_apply_once(stack: InboxStack) -> None:
     for n in range(10):
         await stack.shop.pay(500 + n, metadata={"billhook_order": f"ord_{n}"})
     while len(await all_event_ids(stack.provider)) < 50:
@@ -91,7 +89,7 @@ async def test_fifty_events_three_times_concurrently_apply_once(stack: Stack) ->
     assert customers is not None and customers >= 10 and invoices == 0
 
 
-async def test_the_running_worker_heals_missed_events_by_itself(stack: Stack) -> None:
+async def test_the_running_worker_heals_missed_events_by_itself(stack: InboxStack) -> None:
     customer = await stack.shop.customer("quiet@example.com")  # no webhook endpoint: never delivered
     stack.worker.options.reconcile_interval = 0.2
     stack.worker.options.poll_interval = 0.05

@@ -19,8 +19,7 @@ from billhook.models import InboxEvent
 from billhook.outbox import RetryPolicy
 from billhook.providers.stripe import StripeProvider
 from billhook.runtime import Runtime
-
-from .support import event_payload
+from tests.support.inbox import event_payload
 
 
 def options(routes: dict[str, Handler], **extra: Any) -> WorkerOptions:

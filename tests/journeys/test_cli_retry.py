@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.journeys.test_journeys import save_new_card, status_becomes
-from tests.ops.cli import invoke, point_at
+from tests.support.cli import invoke, point_at
 from tests.support.stack import Stack
+from tests.support.subscriptions import save_new_card, status_becomes
 
 
 async def test_payments_retry_pays_a_failed_renewal_once(

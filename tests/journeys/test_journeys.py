@@ -10,30 +10,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from billhook.models import EmailMessage, Order, Subscription, User
+from billhook.models import EmailMessage, Order, User
 from tests.support.stack import Customer, Stack
-
-
-async def subscription_status(stack: Stack, who: Customer) -> str | None:
-    me = await stack.me(who)
-    async with stack.db() as session:
-        return await session.scalar(
-            select(Subscription.status)
-            .where(Subscription.user_id == me["id"])
-            .order_by(Subscription.created_at.desc())
-            .limit(1)
-        )
-
-
-async def status_becomes(stack: Stack, who: Customer, status: str) -> None:
-    async def check() -> bool:
-        return await subscription_status(stack, who) == status
-
-    await stack.eventually(check)
-
-
-async def post(stack: Stack, who: Customer, path: str, **body: Any) -> Any:
-    return await stack.http.post(path, json=body, headers=who.headers)
+from tests.support.subscriptions import post, save_new_card, status_becomes, subscription_status
 
 
 async def test_subscribe_cancel_at_period_end_and_fall_back_to_free(stack: Stack) -> None:
@@ -100,14 +79,6 @@ async def test_a_failed_renewal_keeps_access_in_grace_until_the_retry_succeeds(s
     assert again.status_code == 409  # nothing left to pay: the retry happened once
     await status_becomes(stack, ada, "active")
     assert (await stack.me(ada))["role"] == "enterprise"
-
-
-async def save_new_card(stack: Stack, subscription_id: str) -> None:
-    """What the billing portal's "update card" does: a new default card for the subscription."""
-    v1 = stack.provider.client.v1
-    subscription = await stack.provider.get_subscription(subscription_id)
-    card = await v1.payment_methods.attach_async("pm_card_visa", {"customer": subscription.customer_id})
-    await v1.subscriptions.update_async(subscription_id, {"default_payment_method": card.id})
 
 
 async def test_a_declined_card_grants_nothing(stack: Stack) -> None:

@@ -8,8 +8,8 @@ import pytest
 from billhook.kit.clock import FrozenClock, utcnow
 from billhook.notifications import register_jobs
 from billhook.runtime import Runtime
-from tests.notifications.support import RecordingMailer
 from tests.support.databases import make_settings
+from tests.support.mail import RecordingMailer
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from billhook.cli.mail import app
 from billhook.db import create_engine, create_session_factory
 from billhook.notifications import queue_email, repository
 from billhook.notifications.repository import EmailStatus
-from tests.notifications import factories
-from tests.notifications.support import SmtpInbox
+from tests.support import notification_factories as factories
+from tests.support.mail import SmtpInbox
 
 runner = CliRunner()
 

@@ -26,8 +26,8 @@ from billhook.notifications.mailer import OutgoingEmail, PermanentMailError, Sen
 from billhook.outbox import JobContext, enqueue
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
-from tests.notifications import factories
-from tests.notifications.support import RecordingMailer, email_rows, jobs, settle
+from tests.support import notification_factories as factories
+from tests.support.mail import RecordingMailer, email_rows, jobs, settle
 
 
 async def _booking_paid(session: AsyncSession, booking_id: str) -> list[bool]:

@@ -16,9 +16,9 @@ from billhook.notifications import Mailer, OutgoingEmail, queue_email
 from billhook.notifications.mailbox import MailboxMailer
 from billhook.runtime import Runtime
 from billhook.web import mailbox
-from tests.notifications import factories
-from tests.notifications.support import RecordingMailer, email_rows, settle
+from tests.support import notification_factories as factories
 from tests.support.databases import make_settings
+from tests.support.mail import RecordingMailer, email_rows, settle
 
 FROM = "Coachly <noreply@coaching.example.com>"
 

@@ -11,8 +11,8 @@ from billhook.notifications import EMAIL_SEND, queue_email
 from billhook.notifications.mailer import OutgoingEmail, PermanentMailError, TransientMailError
 from billhook.notifications.mailgun import MailgunMailer
 from billhook.runtime import Runtime
-from tests.notifications import factories
-from tests.notifications.support import FakeMailgun, email_rows, http_server, jobs, settle
+from tests.support import notification_factories as factories
+from tests.support.mail import FakeMailgun, email_rows, http_server, jobs, settle
 
 API_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 DOMAIN = "mg.coachly.example"

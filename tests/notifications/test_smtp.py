@@ -14,8 +14,8 @@ from billhook.notifications import EMAIL_SEND, queue_email
 from billhook.notifications.mailer import OutgoingEmail, PermanentMailError, TransientMailError
 from billhook.notifications.smtp import SmtpMailer
 from billhook.runtime import Runtime
-from tests.notifications import factories
-from tests.notifications.support import SmtpInbox, email_rows, jobs, settle, smtp_server
+from tests.support import notification_factories as factories
+from tests.support.mail import SmtpInbox, email_rows, jobs, settle, smtp_server
 
 FROM = "Coachly <noreply@coachly.example>"
 

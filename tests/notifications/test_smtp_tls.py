@@ -15,7 +15,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from billhook.notifications.mailer import OutgoingEmail, TransientMailError
 from billhook.notifications.smtp import SmtpMailer
-from tests.notifications.support import SmtpInbox, smtp_server
+from tests.support.mail import SmtpInbox, smtp_server
 
 MESSAGE = OutgoingEmail(to="ada@example.com", subject="Over TLS", text="plain", html="<p>rich</p>")
 

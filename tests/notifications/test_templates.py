@@ -18,7 +18,7 @@ from billhook.notifications.templates import (
     normalize_context,
     render_email,
 )
-from tests.notifications import factories
+from tests.support import notification_factories as factories
 
 BRAND = Brand("Coachly", "help@coachly.example", "https://coachly.example")
 

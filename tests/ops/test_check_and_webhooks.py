@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from billhook.ops.checks import check_keys, check_webhook_secret
-from tests.ops.cli import invoke, output_lines, point_at
+from tests.support.cli import invoke, output_lines, point_at
 from tests.support.databases import make_settings
 from tests.support.stack import CATALOG, Stack
 

@@ -11,8 +11,8 @@ import pytest
 
 from billhook.audit import Cause, record
 from billhook.ops import logs as audit_log
-from tests.ops.cli import clear_env, invoke, output_lines, point_at
-from tests.payments_api.harness import People, book, pay_booking, wait_payment
+from tests.support.cli import clear_env, invoke, output_lines, point_at
+from tests.support.payments import People, book, pay_booking, wait_payment
 from tests.support.stack import CATALOG, Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

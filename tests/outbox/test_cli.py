@@ -18,7 +18,7 @@ from billhook.cli.jobs import app
 from billhook.models import JobStatus, OutboxJob
 from billhook.outbox import enqueue
 from billhook.runtime import Runtime
-from tests.outbox.support import EFFECT, build_runtime
+from tests.support.outbox import EFFECT, build_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

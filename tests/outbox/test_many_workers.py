@@ -13,7 +13,7 @@ from billhook.models import AuditEntry, JobStatus, OutboxJob
 from billhook.outbox import JobContext
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
-from tests.outbox.support import EFFECT, build_runtime, record_effect
+from tests.support.outbox import EFFECT, build_runtime, record_effect
 
 JOBS = 2_000
 WORKERS = 4

@@ -19,7 +19,7 @@ from billhook.models import JobStatus, OutboxJob
 from billhook.outbox import JobContext, enqueue
 from billhook.outbox.worker import DEAD_LETTER_ALERT, OutboxWorker
 from billhook.runtime import Runtime
-from tests.outbox.support import EFFECT, FLAKY, HANG_FIRST, build_runtime, count_effects, record_effect
+from tests.support.outbox import EFFECT, FLAKY, HANG_FIRST, build_runtime, count_effects, record_effect
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ async def _job(runtime: Runtime, job_id: str) -> OutboxJob:
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.outbox.worker_process", *args],
+        [sys.executable, "-m", "tests.support.outbox_worker_process", *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.payments_api.harness import People, book, next_start, pay_booking, wait_payment
+from tests.support.payments import People, book, next_start, pay_booking, wait_payment
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

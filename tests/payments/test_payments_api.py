@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from billhook.models import Dispute, OutboxJob, Payment
 from billhook.payments.admin import alert_admins_of_dispute
-from tests.payments_api.harness import People, book, pay_booking, wait_payment
+from tests.support.payments import People, book, pay_booking, wait_payment
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from billhook.models import Subscription
-from tests.ops.cli import invoke, output_lines, point_at
-from tests.payments_api.harness import People, book, pay_booking, register, wait_payment
+from tests.support.cli import invoke, output_lines, point_at
+from tests.support.payments import People, book, pay_booking, register, wait_payment
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -7,8 +7,8 @@ import pytest
 
 from billhook.providers.stripe import StripeProvider
 from billhook.runtime import Runtime
-from tests.inbox.support import SandboxServer, Shop
 from tests.support.databases import make_settings
+from tests.support.inbox import SandboxServer, Shop
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from billhook.errors import NotFound, ProviderError
 from billhook.providers.base import PaymentProvider
 from billhook.providers.stripe import StripeProvider, build_provider
-from tests.inbox.support import SandboxServer, Shop
 from tests.support.databases import make_settings
+from tests.support.inbox import SandboxServer, Shop
 
 
 async def test_customer_and_payment_method(provider: StripeProvider, shop: Shop) -> None:

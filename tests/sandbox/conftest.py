@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from .harness import Harness, SandboxServer, start_server
+from tests.support.sandbox import Harness, SandboxServer, start_server
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from .factories import make_customer, make_price, subscribe
-from .harness import Harness
+from tests.support.sandbox import Harness
+from tests.support.sandbox_factories import make_customer, make_price, subscribe
 
 
 async def test_missing_api_key_is_an_authentication_error(sandbox: Harness) -> None:

@@ -8,7 +8,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .harness import TEST_KEY, SandboxServer
+from tests.support.sandbox import TEST_KEY, SandboxServer
 
 ENDPOINTS = [
     "/v1/customers",

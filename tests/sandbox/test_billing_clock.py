@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from .factories import make_price, subscribe
-from .harness import Harness, SandboxServer
+from tests.support.sandbox import Harness, SandboxServer
+from tests.support.sandbox_factories import make_price, subscribe
 
 
 async def invoices_of(h: Harness, sub_id: str) -> list[stripe.Invoice]:

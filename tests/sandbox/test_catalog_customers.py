@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from .factories import make_customer, make_price, make_product
-from .harness import Harness
+from tests.support.sandbox import Harness
+from tests.support.sandbox_factories import make_customer, make_price, make_product
 
 
 async def test_recurring_and_one_time_prices(sandbox: Harness) -> None:

@@ -7,8 +7,8 @@ import re
 
 import stripe
 
-from .factories import TOKEN, make_checkout, make_customer, make_price, submit_card
-from .harness import Harness
+from tests.support.sandbox import Harness
+from tests.support.sandbox_factories import TOKEN, make_checkout, make_customer, make_price, submit_card
 
 SUBSCRIPTION_CHECKOUT_EVENTS = {
     "customer.created",

@@ -15,9 +15,8 @@ from typer.testing import CliRunner
 from billhook.cli.sandbox import app
 from billhook.providers.sandbox import SandboxConfig
 from billhook.providers.sandbox.store import Store
-
-from .factories import make_price, subscribe
-from .harness import Harness, free_port
+from tests.support.sandbox import Harness, free_port
+from tests.support.sandbox_factories import make_price, subscribe
 
 runner = CliRunner()
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import stripe
 
-from .factories import make_customer
-from .harness import Harness
+from tests.support.sandbox import Harness
+from tests.support.sandbox_factories import make_customer
 
 
 async def pay(h: Harness, pm: str = "pm_card_visa", amount: int = 2000, **extra: Any) -> stripe.PaymentIntent:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .factories import make_price, subscribe
-from .harness import Harness, start_server
+from tests.support.sandbox import Harness, start_server
+from tests.support.sandbox_factories import make_price, subscribe
 
 
 async def test_objects_and_clock_survive_a_restart(empty_database_url: str) -> None:

@@ -6,9 +6,9 @@ import re
 
 import stripe
 
-from .factories import TOKEN, make_price, subscribe
-from .harness import Harness
-from .test_shapes import assert_shaped
+from tests.support.sandbox import Harness
+from tests.support.sandbox_factories import TOKEN, make_price, subscribe
+from tests.support.stripe_shapes import assert_shaped
 
 DAY = 86_400
 

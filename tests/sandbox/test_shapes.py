@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .factories import make_checkout, make_customer, make_price, subscribe
-from .harness import Harness
-
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"
-
-
-@cache
-def stripe_keys(resource: str) -> set[str]:
-    resources: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
-    return set(resources[resource])
-
-
-def assert_shaped(resource: str, obj: Any, *, extra: frozenset[str] = frozenset()) -> None:
-    keys = set(obj.to_dict() if hasattr(obj, "to_dict") else obj)
-    expected = stripe_keys(resource) | extra
-    assert keys == expected, (
-        f"{resource}: missing {sorted(expected - keys)}, unexpected {sorted(keys - expected)}"
-    )
+from tests.support.sandbox import Harness
+from tests.support.sandbox_factories import make_checkout, make_customer, make_price, subscribe
+from tests.support.stripe_shapes import assert_shaped
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 
 import stripe
 
-from .factories import make_customer, make_price, subscribe
-from .harness import Harness
+from tests.support.sandbox import Harness
+from tests.support.sandbox_factories import make_customer, make_price, subscribe
 
 
 def delivered_ids(h: Harness) -> list[str]:

@@ -9,8 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from tests.support.stack import PASSWORD, Customer, Stack
-
-from .test_management_api import overview, subscribed
+from tests.support.subscriptions import overview, subscribed
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -15,8 +15,7 @@ from billhook.cli.products_sync import sync
 from billhook.cli.subscriptions import app as subscriptions_app
 from billhook.models import CancellationRecord, Price
 from tests.support.stack import CATALOG, Stack
-
-from .test_management_api import overview, subscribed
+from tests.support.subscriptions import overview, subscribed
 
 
 @pytest.fixture

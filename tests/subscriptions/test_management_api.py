@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 
 from billhook.models import AuditEntry, CancellationRecord, Price, Product
-from tests.support.stack import Customer, Stack
-
-
-async def subscribed(
-    stack: Stack, email: str = "ada@example.com", product_id: str = "premium_sub"
-) -> Customer:
-    """A user whose checkout completed and whose success page was visited (mirror in sync)."""
-    who = await stack.register(email)
-    success = await stack.subscribe(who, product_id)
-    async with stack.browser() as browser:
-        assert (await browser.get(success)).status_code == 200
-    return who
-
-
-async def overview(stack: Stack, who: Customer) -> dict[str, Any]:
-    response = await stack.http.get("/api/subscription", headers=who.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def post(stack: Stack, who: Customer, path: str, **body: Any) -> Any:
-    return await stack.http.post(path, json=body, headers=who.headers)
+from tests.support.stack import Stack
+from tests.support.subscriptions import overview, post, subscribed
 
 
 async def test_the_overview_shows_plan_period_trial_card_and_upcoming_invoice(stack: Stack) -> None:

@@ -18,8 +18,7 @@ from billhook.models import InboxEvent, Subscription
 from billhook.providers.base import PaymentProvider, ProviderSubscription
 from billhook.runtime import Runtime
 from tests.support.stack import Stack
-
-from .test_management_api import post, subscribed
+from tests.support.subscriptions import post, subscribed
 
 
 class PausedAfterFetch:

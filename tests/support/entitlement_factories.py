@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.catalog import apply_catalog, load_catalog
 from billhook.kit.ids import new_id
 from billhook.models import Customer, Order, OrderItem, Subscription, User
-from tests.accounts.harness import EXAMPLE_CATALOG
+from tests.support.app_harness import EXAMPLE_CATALOG
 
 
 async def seed_catalog(session: AsyncSession) -> None:

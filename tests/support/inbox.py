@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,9 +15,10 @@ from fastapi import FastAPI
 from billhook.http.errors import install_error_handlers
 from billhook.inbox.endpoints import WebhookSecrets, build_router
 from billhook.inbox.signature import signature_header
+from billhook.inbox.worker import InboxWorker
 from billhook.kit.ids import new_id
 from billhook.providers.sandbox import Sandbox, SandboxConfig
-from billhook.providers.stripe import API_VERSION
+from billhook.providers.stripe import API_VERSION, StripeProvider
 from billhook.runtime import Runtime
 from tests.support.server import ServerThread, free_port
 
@@ -181,3 +183,14 @@ async def all_event_ids(provider: Any, types: list[str] | None = None) -> list[s
         if not page.has_more:
             return list(reversed(ids))
         cursor = page.events[-1].id
+
+
+@dataclass
+class InboxStack:
+    """Sandbox + Billhook receiver on one server; a worker runtime using the sandbox as provider."""
+
+    server: SandboxServer
+    runtime: Runtime
+    provider: StripeProvider
+    worker: InboxWorker
+    shop: Shop

@@ -1,6 +1,6 @@
 """A worker in its own process, for the SIGKILL test: applies events, then holds one mid-transaction.
 
-Usage: python -m tests.inbox.worker_process DATABASE_URL API_BASE HOLD_AFTER
+Usage: python -m tests.support.inbox_worker_process DATABASE_URL API_BASE HOLD_AFTER
 Prints ``applied <event id>`` after each handler and ``holding <event id>`` when it stops inside
 a transaction (handler done, not committed) and waits to be killed.
 """

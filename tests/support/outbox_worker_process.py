@@ -1,4 +1,4 @@
-"""Child processes for the crash tests: ``python -m tests.outbox.worker_process MODE URL [ARG]``.
+"""Child processes for the crash tests: ``python -m tests.support.outbox_worker_process MODE URL [ARG]``.
 
 * ``enqueue URL KEY``: enqueue one effect job, commit, print ``committed`` and wait to be killed.
 * ``work URL``: run a worker (1 s lease) until SIGTERM.
@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from billhook.outbox import enqueue
 from billhook.outbox.worker import OutboxWorker
-from tests.outbox.support import EFFECT, build_runtime
+from tests.support.outbox import EFFECT, build_runtime
 
 
 async def enqueue_and_wait(url: str, key: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import stripe
 
-from .harness import Harness
+from tests.support.sandbox import Harness
 
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 

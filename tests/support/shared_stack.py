@@ -1,3 +1,5 @@
+"""Fixtures for a module-shared running stack (payments, bookings and ops tests) and its people."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -7,8 +9,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.payments_api.harness import People, make_people, payments_stack
 from tests.support.databases import BACKENDS, migrated_database
+from tests.support.payments import People, make_people, payments_stack
 from tests.support.stack import Stack, sandbox_template
 
 __all__ = ["sandbox_template"]

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from billhook.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
 from billhook.models import OutboxJob
-from tests.accounts.harness import TEST_THROTTLE, Harness, harness
-from tests.web.forms import form, forms
+from tests.support.app_harness import TEST_THROTTLE, Harness, harness
+from tests.support.forms import form, forms
 
 
 async def submit(client: httpx.AsyncClient, page: str, action: str, **values: str) -> httpx.Response:
