@@ -15,7 +15,7 @@ from billhook.accounts import provisioning
 from billhook.cache import build_cache
 from billhook.catalog import apply_catalog, load_catalog
 from billhook.checkout.catalog_sync import sync_products
-from billhook.config import Settings
+from billhook.config import Environment, Settings
 from billhook.fulfilment.jobs import register_jobs as register_fulfilment_jobs
 from billhook.inbox.endpoints import WebhookSecrets
 from billhook.inbox.worker import InboxWorker, WorkerOptions
@@ -148,8 +148,26 @@ def inbox_options(settings: Settings) -> WorkerOptions:
 
 
 def embeds_sandbox(settings: Settings) -> bool:
-    """No Stripe key and no external API base: the sandbox runs inside this process."""
-    return settings.uses_sandbox and not settings.stripe_api_base
+    """No Stripe key and no external API base: the sandbox runs inside this process.
+
+    With a key configured, in any environment, the sandbox's routes (its hosted checkout, clock,
+    chaos and reset helpers) are never mounted; production refuses to start without a key.
+    """
+    return (
+        settings.uses_sandbox
+        and not settings.stripe_api_base
+        and settings.billhook_env is not Environment.PRODUCTION
+    )
+
+
+def warn_about_test_keys(settings: Settings) -> None:
+    """Production on a test key is allowed only by ``BILLHOOK_ALLOW_TEST_KEYS``; say so at every start."""
+    key = settings.stripe_secret_key or ""
+    if settings.billhook_env is Environment.PRODUCTION and key.startswith(("sk_test_", "rk_test_")):
+        log.error(
+            "test_keys_in_production",
+            detail="BILLHOOK_ALLOW_TEST_KEYS=true: production runs on a Stripe TEST key; no real money moves",
+        )
 
 
 def attach_sandbox(runtime: Runtime, secrets: WebhookSecrets) -> Sandbox:
@@ -189,6 +207,7 @@ def build_runtime(
     Standalone workers pass ``embed_sandbox=False``: they reach the sandbox served by
     ``billhook serve`` over HTTP instead of running a second one on the same state.
     """
+    warn_about_test_keys(settings)
     runtime = Runtime.build(settings, clock)
     runtime.cache = build_cache(settings)
     runtime.webhook_secrets = secrets = WebhookSecrets(settings.stripe_webhook_secret)

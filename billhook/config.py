@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     billhook_webhook_write_connections: int = Field(default=2, ge=1, le=64)
     billhook_support_email: str | None = None
     billhook_alert_email: str | None = None
+    # staging only: accept an sk_test_ key with BILLHOOK_ENV=production (logged loudly at start)
+    billhook_allow_test_keys: bool = False
     log_level: str = "INFO"
     log_format: str = "console"
 
@@ -148,16 +150,11 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _live_key_needs_webhook_secret(self) -> Settings:
-        if (
-            self.billhook_env is Environment.PRODUCTION
-            and (self.stripe_secret_key or "").startswith("sk_live_")
-            and not self.stripe_webhook_secret
-        ):
-            raise ValueError(
-                "STRIPE_WEBHOOK_SECRET is required with a live key (sk_live_) in production: "
-                "without it no webhook can be verified"
-            )
+    def _production_is_safe(self) -> Settings:
+        if self.billhook_env is Environment.PRODUCTION:
+            problems = production_problems(self)
+            if problems:
+                raise ValueError(problems[0])
         return self
 
     # -- derived facts -------------------------------------------------------------------------
@@ -187,6 +184,53 @@ class Settings(BaseSettings):
         if not self.billhook_secret_key:
             raise SettingsError("BILLHOOK_SECRET_KEY is not set")
         return self.billhook_secret_key
+
+
+MIN_SECRET_KEY_BYTES = 32
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What makes ``settings`` unsafe to serve real customers with, each naming the setting and the fix.
+
+    Production never falls back to the offline sandbox (it would accept the test card 4242 and
+    grant paid roles), never runs on test keys unless ``BILLHOOK_ALLOW_TEST_KEYS`` says this is a
+    staging deployment, cannot verify webhooks without their secret, signs sessions with a key of
+    at least 32 bytes (a 256-bit HMAC key) and is reached over https only (cookies are ``Secure``).
+    """
+    problems: list[str] = []
+    key = settings.stripe_secret_key or ""
+    if not key:
+        problems.append(
+            "STRIPE_SECRET_KEY: required in production (the offline sandbox is never used there); "
+            "set your live key sk_live_..."
+        )
+    elif key.startswith(("sk_test_", "rk_test_")) and not settings.billhook_allow_test_keys:
+        problems.append(
+            "STRIPE_SECRET_KEY: a test key (sk_test_) in production; set your live key sk_live_..., "
+            "or BILLHOOK_ALLOW_TEST_KEYS=true for a staging deployment"
+        )
+    if not settings.stripe_webhook_secret:
+        problems.append(
+            "STRIPE_WEBHOOK_SECRET is required in production: without it no webhook can be verified; "
+            "set the endpoint's signing secret whsec_..."
+        )
+    secret = settings.billhook_secret_key
+    if not secret:
+        problems.append(
+            f"BILLHOOK_SECRET_KEY: required in production; set a random string of at least "
+            f"{MIN_SECRET_KEY_BYTES} bytes (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    elif len(secret.encode()) < MIN_SECRET_KEY_BYTES:
+        problems.append(
+            f"BILLHOOK_SECRET_KEY: {len(secret.encode())} bytes is too short for production; set a random "
+            f"string of at least {MIN_SECRET_KEY_BYTES} bytes"
+        )
+    if urlsplit(settings.billhook_base_url).scheme != "https":
+        problems.append(
+            f"BILLHOOK_BASE_URL: {settings.billhook_base_url!r} is not https; production is served over "
+            "https only (set the public https:// URL of your proxy)"
+        )
+    return problems
 
 
 def _price_overrides(environ: dict[str, str | None]) -> dict[str, str]:

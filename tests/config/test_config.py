@@ -9,7 +9,16 @@ from billhook.config import SettingsError, ensure_secret_key, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "BILLHOOK_ENV"):
+    for name in (
+        "DATABASE_URL",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_ENDPOINT_SECRET",
+        "BILLHOOK_ENV",
+        "BILLHOOK_SECRET_KEY",
+        "BILLHOOK_BASE_URL",
+        "BILLHOOK_ALLOW_TEST_KEYS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -50,20 +59,58 @@ def test_webhook_secret_accepts_the_endpoint_alias_and_a_rotation_list(
     assert load_settings(env_file=None).stripe_webhook_secret == ["whsec_old", "whsec_new"]
 
 
-def test_live_key_in_production_without_webhook_secret_refuses_to_start(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("BILLHOOK_ENV", "production")
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_abc")
-    with pytest.raises(SettingsError, match="STRIPE_WEBHOOK_SECRET is required"):
-        load_settings(env_file=None)
+SAFE_PRODUCTION = {
+    "BILLHOOK_ENV": "production",
+    "STRIPE_SECRET_KEY": "sk_live_abcdefghijklmnop",
+    "STRIPE_WEBHOOK_SECRET": "whsec_abcdefghijklmnop",
+    "BILLHOOK_SECRET_KEY": "k" * 32,
+    "BILLHOOK_BASE_URL": "https://billing.example.com",
+}
 
 
-def test_live_key_with_webhook_secret_starts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BILLHOOK_ENV", "production")
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_abc")
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_abc")
+def _production(monkeypatch: pytest.MonkeyPatch, **changes: str | None) -> None:
+    for name, value in {**SAFE_PRODUCTION, **changes}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def test_a_safe_production_configuration_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch)
     assert not load_settings(env_file=None).uses_sandbox
+
+
+@pytest.mark.parametrize(
+    ("changes", "refusal"),
+    [
+        ({"STRIPE_SECRET_KEY": None}, r"^STRIPE_SECRET_KEY: required in production .*sk_live_"),
+        ({"STRIPE_SECRET_KEY": "sk_test_abcdefgh"}, r"^STRIPE_SECRET_KEY: a test key .*ALLOW_TEST_KEYS"),
+        ({"STRIPE_WEBHOOK_SECRET": None}, r"^STRIPE_WEBHOOK_SECRET is required in production.*whsec_"),
+        ({"BILLHOOK_SECRET_KEY": None}, r"^BILLHOOK_SECRET_KEY: required in production.*32 bytes"),
+        ({"BILLHOOK_SECRET_KEY": "short"}, r"^BILLHOOK_SECRET_KEY: 5 bytes is too short.*32 bytes"),
+        ({"BILLHOOK_SECRET_KEY": "k" * 31}, r"^BILLHOOK_SECRET_KEY: 31 bytes is too short"),
+        ({"BILLHOOK_BASE_URL": "http://billing.example.com"}, r"^BILLHOOK_BASE_URL: .* is not https"),
+    ],
+    ids=["no-stripe-key", "test-key", "no-webhook-secret", "no-secret-key", "short-key", "31-bytes", "http"],
+)
+def test_production_refuses_an_unsafe_configuration_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, changes: dict[str, str | None], refusal: str
+) -> None:
+    _production(monkeypatch, **changes)
+    with pytest.raises(SettingsError, match=refusal) as refused:
+        load_settings(env_file=None)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_staging_switch_lets_production_run_on_a_test_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch, STRIPE_SECRET_KEY="sk_test_abcdefgh", BILLHOOK_ALLOW_TEST_KEYS="true")
+    assert load_settings(env_file=None).stripe_secret_key == "sk_test_abcdefgh"
+
+
+def test_outside_production_nothing_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch, BILLHOOK_ENV="development", STRIPE_SECRET_KEY=None, BILLHOOK_SECRET_KEY="x")
+    assert load_settings(env_file=None).uses_sandbox
 
 
 def test_price_overrides_come_from_environment_and_dotenv(
@@ -91,6 +138,6 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
 
 
 def test_production_requires_an_explicit_secret_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("BILLHOOK_ENV", "production")
+    _production(monkeypatch, BILLHOOK_SECRET_KEY=None)
     with pytest.raises(SettingsError, match="BILLHOOK_SECRET_KEY"):
         ensure_secret_key(load_settings(env_file=None), tmp_path)

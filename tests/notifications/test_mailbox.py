@@ -17,7 +17,7 @@ from billhook.notifications.mailbox import MailboxMailer
 from billhook.runtime import Runtime
 from billhook.web import mailbox
 from tests.support import notification_factories as factories
-from tests.support.databases import make_settings
+from tests.support.databases import PRODUCTION, make_settings
 from tests.support.mail import RecordingMailer, email_rows, settle
 
 FROM = "Coachly <noreply@coaching.example.com>"
@@ -173,7 +173,9 @@ async def test_the_mailbox_is_never_served_in_production(tmp_path: Path) -> None
     class ProductionMailbox(RecordingMailer):
         name = "mailbox"
 
-    response = await _mailbox_status(tmp_path, ProductionMailbox(), billhook_env="production")
+    response = await _mailbox_status(
+        tmp_path, ProductionMailbox(), billhook_base_url="https://billing.example.com", **PRODUCTION
+    )
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "the local mailbox is not served in production"

@@ -19,7 +19,7 @@ from billhook.notifications import (
 )
 from billhook.notifications.mailer import Mailer
 from billhook.runtime import Runtime
-from tests.support.databases import make_settings
+from tests.support.databases import PRODUCTION, make_settings
 
 
 def _build(**overrides: Any) -> tuple[Mailer, list[dict[str, Any]]]:
@@ -95,7 +95,7 @@ async def test_attach_wires_the_mailer_jobs_and_its_closing(tmp_path: Path) -> N
 
 
 def test_no_sender_in_production_is_an_error_in_the_log() -> None:
-    mailer, logs = _build(billhook_env="production")
+    mailer, logs = _build(**PRODUCTION)
 
     assert mailer.name == "mailbox"
     assert logs[0]["log_level"] == "error"

@@ -179,6 +179,14 @@ async def migrated_database(
         await pg_databases.give_back(name)
 
 
+# What production start-up requires besides an https BILLHOOK_BASE_URL (see production_problems).
+PRODUCTION: dict[str, Any] = {
+    "billhook_env": "production",
+    "stripe_secret_key": "sk_live_" + "x" * 24,
+    "stripe_webhook_secret": "whsec_" + "x" * 24,
+}
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for a test: nothing read from a developer's ``.env``."""
     values: dict[str, Any] = {
