@@ -6,9 +6,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from billhook.catalog.schemas import Catalog
+from billhook.catalog.schemas import Catalog, CatalogProduct, Grants
 from billhook.errors import InvalidInput
 
 
@@ -40,15 +40,27 @@ def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
 
 def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
     """``product 'pro': prices.usd: Input should be greater than 0`` from pydantic's first error."""
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # An unknown key is usually a misspelt one, which also makes a required key look missing.
+    error = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
     location = list(error.get("loc", ()))
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if error.get("type") == "extra_forbidden":
+        message = f"unknown key; the keys are {', '.join(_known_keys(location))}"
     where = "catalog"
     if len(location) >= 2 and location[0] == "products" and isinstance(location[1], int):
         where = _product_label(data, location[1])
         location = location[2:]
     field = ".".join(str(part) for part in location)
     return f"{where}: {field}: {message}" if field else f"{where}: {message}"
+
+
+def _known_keys(location: list[Any]) -> list[str]:
+    """The keys allowed where an unknown one was found: the top level, a product or its grants."""
+    model: type[BaseModel] = Catalog
+    if len(location) >= 3 and location[0] == "products":
+        model = Grants if location[2] == "grants" and len(location) >= 4 else CatalogProduct
+    return list(model.model_fields)
 
 
 def _product_label(data: dict[str, Any], index: int) -> str:

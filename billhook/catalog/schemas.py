@@ -9,12 +9,22 @@ several grants, the highest-ranked role wins.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from billhook.kit.money import Money, validate_currency
+from billhook.catalog.currencies import is_stripe_currency
+from billhook.kit.money import Money, decimals, validate_currency
 
 LOOKUP_KEY_VERSION = "v1"
 BUILT_IN_ROLES = ("free", "coach", "admin")
@@ -26,6 +36,45 @@ def _slug(value: str) -> str:
     if not _SLUG.match(value):
         raise ValueError(f"{value!r}: use lower-case letters, digits and _, starting with a letter")
     return value
+
+
+def _minor_units_fix(currency: str, value: object) -> str:
+    """``usd = 4900 means $49.00``: the integer the author most likely meant, and what it is worth."""
+    from billhook.kit.formatting import format_money  # noqa: PLC0415 (error path only: Babel is slow to load)
+
+    text = str(value).strip()
+    try:
+        major = Decimal(text)
+    except InvalidOperation:
+        major = Decimal(49)
+    # "4900" in quotes was meant as minor units already; 49.00 or "49.00" as major units.
+    minor = major if isinstance(value, str) and text.isdigit() else major.scaleb(decimals(currency))
+    if minor != minor.to_integral_value() or minor <= 0:
+        major, minor = Decimal(49), Decimal(49).scaleb(decimals(currency))
+    amount = int(minor)
+    return f"{currency} = {amount} means {format_money(amount, currency)}"
+
+
+def _strict_minor_units(prices: Any) -> Any:
+    """Prices are integers in the currency's minor unit; ``49.00`` or ``"49.00"`` is refused.
+
+    Pydantic would read ``49.00`` as the integer 49 (that is $0.49): a silent 100x mistake.
+    """
+    if not isinstance(prices, dict):
+        return prices
+    for currency, amount in prices.items():
+        if isinstance(amount, int) and not isinstance(amount, bool):
+            continue
+        code = str(currency).strip().lower()
+        try:
+            fix = _minor_units_fix(validate_currency(code), amount)
+        except ValueError:  # the currency itself is wrong too: show the rule on a known one
+            fix = _minor_units_fix("usd", 49)
+        raise ValueError(
+            f"{code} = {amount!r} is not a whole number of minor units; "
+            f"write it without decimals or quotes: {fix}"
+        )
+    return prices
 
 
 class ProductType(StrEnum):
@@ -63,7 +112,7 @@ class CatalogProduct(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str = ""
     type: ProductType
-    prices: dict[str, Annotated[int, Field(gt=0)]]
+    prices: Annotated[dict[str, Annotated[int, Field(gt=0)]], BeforeValidator(_strict_minor_units)]
     interval: Interval | None = None
     interval_count: Annotated[int, Field(ge=1, le=365)] = 1
     trial_days: Annotated[int, Field(ge=1, le=730)] | None = None
@@ -80,6 +129,12 @@ class CatalogProduct(BaseModel):
         normalized = {validate_currency(currency): amount for currency, amount in prices.items()}
         if len(normalized) != len(prices):
             raise ValueError("a currency is listed twice")
+        for currency in normalized:
+            if not is_stripe_currency(currency):
+                raise ValueError(
+                    f"{currency!r} is not a currency Stripe supports; "
+                    "see https://docs.stripe.com/currencies for the codes"
+                )
         return normalized
 
     @field_validator("fulfilment")

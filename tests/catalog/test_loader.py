@@ -57,7 +57,7 @@ def test_currencies_are_lower_cased_and_ordered_as_written() -> None:
             ("prices = { usd = 1000 }", "prices = { usd = -5 }"),
             "product 'gold': prices.usd: Input should be greater than 0",
         ),
-        (("prices = { usd = 1000 }", "prices = { usd = 9.99 }"), "product 'gold': prices.usd:"),
+        (("prices = { usd = 1000 }", "prices = { usd = 9.99 }"), "product 'gold': prices: usd = 9.99"),
         (
             ("prices = { usd = 1000 }", "prices = { dollars = 1 }"),
             "product 'gold': prices: 'dollars' is not a three-letter",
@@ -78,7 +78,7 @@ def test_currencies_are_lower_cased_and_ordered_as_written() -> None:
         ),
         (
             ('name = "Gold"', 'name = "Gold"\ncolour = "gold"'),
-            "product 'gold': colour: Extra inputs are not permitted",
+            "product 'gold': colour: unknown key; the keys are id, name, description, type, prices",
         ),
     ],
 )
@@ -105,3 +105,43 @@ def test_bad_toml_and_missing_files_are_clear(tmp_path: Path) -> None:
         parse_catalog("[[products]\nid=")
     with pytest.raises(CatalogError, match="does not exist"):
         load_catalog(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("written", "fix"),
+    [
+        ("usd = 49.00", "usd = 4900 means $49.00"),
+        ('usd = "49.00"', "usd = 4900 means $49.00"),
+        ('usd = "4900"', "usd = 4900 means $49.00"),
+        ("usd = 9.99", "usd = 999 means $9.99"),
+        ("jpy = 1200.0", "jpy = 1200 means ¥1,200"),
+        ("usd = true", "usd = 4900 means $49.00"),
+    ],
+)
+def test_a_price_that_is_not_an_integer_names_file_product_currency_and_fix(written: str, fix: str) -> None:
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(PRODUCT.replace("usd = 1000", written), source="billhook.toml")
+    message = str(raised.value)
+    currency = written.split(" ", maxsplit=1)[0]
+    assert message.startswith(f"billhook.toml: product 'gold': prices: {currency} = "), message
+    assert message.endswith(fix), message
+    assert "\n" not in message
+
+
+def test_a_currency_stripe_does_not_support_is_refused() -> None:
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(PRODUCT.replace("usd = 1000", "xyz = 1000"), source="billhook.toml")
+    assert str(raised.value).startswith(
+        "billhook.toml: product 'gold': prices: 'xyz' is not a currency Stripe supports"
+    )
+
+
+def test_a_misspelt_key_is_reported_before_the_key_it_hides() -> None:
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(PRODUCT.replace("prices =", "prise ="), source="billhook.toml")
+    assert str(raised.value).startswith("billhook.toml: product 'gold': prise: unknown key; the keys are")
+
+
+def test_an_unknown_top_level_table_names_the_key_it_expects() -> None:
+    with pytest.raises(CatalogError, match="catalog: product: unknown key; the keys are products"):
+        parse_catalog(PRODUCT.replace("[[products]]", "[[product]]"))
