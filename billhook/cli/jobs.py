@@ -19,10 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.config import load_settings
-from billhook.errors import BillhookError, Conflict, NotFound
+from billhook.errors import BillhookError, NotFound
 from billhook.fulfilment import webhooks
 from billhook.models import JobStatus, OutboxJob
 from billhook.outbox import repository
+from billhook.outbox.dead_letters import retry_dead_job
 from billhook.runtime import Runtime
 
 T = TypeVar("T")
@@ -118,11 +119,7 @@ def retry_command(job_id: str = typer.Argument(..., help="A dead job's id.")) ->
     """Put a dead job back in the queue with its attempts reset."""
 
     async def action(session: AsyncSession, runtime: Runtime) -> str:
-        job = await repository.get(session, job_id)
-        if job is None:
-            raise NotFound(f"no job {job_id!r}")
-        if await repository.retry_dead(session, job_id, runtime.clock.now()) is None:
-            raise Conflict(f"job {job_id} is {job.status}; only dead jobs can be retried")
+        job = await retry_dead_job(session, job_id, runtime.clock.now())
         return job.type
 
     job_type = _run(action)
