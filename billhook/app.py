@@ -18,6 +18,7 @@ from billhook.entitlements import endpoints as entitlements_api
 from billhook.http import health, metrics
 from billhook.http.errors import install_error_handlers
 from billhook.http.request_id import RequestIdMiddleware
+from billhook.http.storable_input import StorableInputMiddleware
 from billhook.inbox import endpoints as webhook_api
 from billhook.payments import endpoints as payments_api
 from billhook.runtime import Runtime
@@ -46,6 +47,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.webhook_secrets = runtime.webhook_secrets
     install_error_handlers(app)
+    app.add_middleware(StorableInputMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health.router,
