@@ -32,7 +32,8 @@ def serve(
     # Webhooks skip the app's routing and middleware stack (see WebhookFastPath); the rest is the app.
     app = WebhookFastPath(create_app(settings))
     settle_heap()
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's loggers go through configure_logging (JSON with LOG_FORMAT=json)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
 
 
 def _safe_url(url: str) -> str:
