@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("stripe_webhook_secret", "stripe_endpoint_secret"),
     )
     stripe_api_base: str | None = None
+    # Client-side limits on calls to Stripe (requests/s): the account's default is Stripe's own
+    # for the key's mode (live 100, test 25), each endpoint's 25; none for the offline sandbox
+    # unless set. Attempts per request when Stripe answers 429/5xx (the first included).
+    billhook_stripe_rate_limit: float | None = Field(default=None, gt=0)
+    billhook_stripe_endpoint_rate_limit: float | None = Field(default=None, gt=0)
+    billhook_stripe_max_attempts: int = Field(default=4, ge=1, le=10)
     stripe_price_overrides: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     smtp_host: str | None = None

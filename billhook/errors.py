@@ -7,6 +7,7 @@
     ├── Unauthorized (401 unauthorized)
     ├── TooManyRequests (429 rate_limited)
     ├── ProviderError (502 provider_error) — the payment provider refused or failed
+    │   └── ProviderRateLimited (503 provider_rate_limited, Retry-After) — still 429 after retries
     └── Unavailable (503 unavailable)     — a dependency is down; retry later
 
 HTTP shells turn any of these into ``{"error": {"code": ..., "message": ...}}``; the CLI prints
@@ -56,6 +57,15 @@ class TooManyRequests(BillhookError):
 class ProviderError(BillhookError):
     status_code = 502
     code = "provider_error"
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider kept answering 429 (too many requests): try again later, not a failure of ours.
+
+    ``retry_after_seconds`` becomes the answer's ``Retry-After`` header."""
+
+    status_code = 503
+    code = "provider_rate_limited"
 
 
 class Unavailable(BillhookError):

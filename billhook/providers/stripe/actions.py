@@ -32,6 +32,7 @@ from billhook.providers.actions import (
 from billhook.providers.base import PaymentProvider, ProviderInvoice, ProviderRefund, ProviderSubscription
 from billhook.providers.stripe import mapping
 from billhook.providers.stripe.client import StripeProvider, _as_dict, _message
+from billhook.providers.stripe.limits import rate_limited
 
 Doc = dict[str, Any]
 
@@ -46,6 +47,8 @@ def actions_for(provider: PaymentProvider) -> StripeActions:
 async def _call(what: str, call: Callable[[], Awaitable[Any]]) -> Doc:
     try:
         return _as_dict(await call())
+    except stripe.RateLimitError as exc:
+        raise rate_limited(exc, _message(exc)) from None
     except stripe.CardError as exc:
         raise CardDeclined(_message(exc), provider_code=exc.code) from None
     except stripe.InvalidRequestError as exc:

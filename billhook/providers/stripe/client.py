@@ -8,6 +8,7 @@ loop, and a blocking call into it from a request would deadlock. SDK errors beco
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from billhook.providers.base import (
     ProviderSubscription,
 )
 from billhook.providers.stripe import mapping
+from billhook.providers.stripe.limits import LimitedHTTPClient, RateLimits, rate_limited
 
 T = TypeVar("T")
 API_VERSION: str = stripe.api_version
@@ -57,15 +59,21 @@ class StripeProvider:
         secret_key: str,
         api_base: str | None = None,
         *,
-        max_network_retries: int = 2,
+        limits: RateLimits | None = None,
+        max_network_retries: int | None = None,
         client: stripe.StripeClient | None = None,
     ) -> None:
-        self._http = stripe.HTTPXClient()
+        if limits is None:  # Stripe's own limits for Stripe; none for another API base (the sandbox)
+            limits = RateLimits.for_key(secret_key) if api_base is None else RateLimits.unlimited()
+        if max_network_retries is not None:
+            limits = replace(limits, max_attempts=max_network_retries + 1)
+        # Retries happen in our HTTP client (limiter, backoff, Retry-After), not the SDK's loop.
+        self._http = LimitedHTTPClient(limits)
         self._client = client or stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else None,
             http_client=self._http,
-            max_network_retries=max_network_retries,
+            max_network_retries=0,
         )
         self.api_version = API_VERSION
 
@@ -78,9 +86,16 @@ class StripeProvider:
         """The SDK client, for other code inside ``billhook.providers.stripe`` only."""
         return self._client
 
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self._http.attempts
+
     async def _call(self, what: str, object_id: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
         try:
             return _as_dict(await call())
+        except stripe.RateLimitError as exc:
+            raise rate_limited(exc, _message(exc)) from None
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404 or exc.code == "resource_missing":
                 raise NotFound(f"{what} {object_id} was not found at the payment provider") from None
@@ -103,7 +118,11 @@ class StripeProvider:
     async def get_subscription(self, subscription_id: str) -> ProviderSubscription:
         v1 = self._client.v1
         doc = await self._call(
-            "subscription", subscription_id, lambda: v1.subscriptions.retrieve_async(subscription_id)
+            "subscription",
+            subscription_id,
+            # The coupon's terms make MRR "after discounts" (docs/analytics.md); Stripe expands at
+            # most four levels, so an item's own discounts stay ids.
+            lambda: v1.subscriptions.retrieve_async(subscription_id, {"expand": ["discounts.source.coupon"]}),
         )
         return mapping.subscription(doc)
 
