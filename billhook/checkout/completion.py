@@ -22,8 +22,8 @@ from billhook.db.locks import hold_mirror_of
 from billhook.entitlements import entitlements_for, sync_entitlements
 from billhook.entitlements.service import grace_period
 from billhook.errors import NotFound
-from billhook.inbox import effects
 from billhook.models import CheckoutSession, Order, User
+from billhook.outbox import effects
 from billhook.payments import service as payments
 from billhook.payments.checkout_sessions import sync_checkout_session
 from billhook.providers.base import PaymentProvider, ProviderCheckoutSession

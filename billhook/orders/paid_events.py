@@ -1,6 +1,6 @@
 """The ``order.record_paid`` and ``order.record_refunded`` jobs: the inbox's money facts → orders.
 
-The inbox enqueues it (see :mod:`billhook.inbox.effects`) for ``invoice.paid`` and for a paid
+The inbox enqueues it (see :mod:`billhook.outbox.effects`) for ``invoice.paid`` and for a paid
 one-time ``checkout.session.completed``; this job resolves the customer, the user and the catalog
 product, then calls :func:`record_paid_order`, which is idempotent and dispatches fulfilment.
 

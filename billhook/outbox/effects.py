@@ -1,4 +1,4 @@
-"""Side effects the inbox requests from other domains, as outbox jobs: the one list to wire.
+"""Side effects the mirror requests from other domains, as outbox jobs: the one list to wire.
 
 * ``entitlements.sync`` {customer_id, user_id, subscription_id, status};
   key ``entitlements:<sub>:<status>:<price>:<quantity>:<period end>`` (one per resulting state).

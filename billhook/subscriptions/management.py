@@ -25,9 +25,9 @@ from billhook.db.locks import hold_mirror_of
 from billhook.entitlements import sync_entitlements
 from billhook.entitlements.service import grace_period
 from billhook.errors import BillhookError, Conflict, InvalidInput, NotFound
-from billhook.inbox import effects
 from billhook.kit.clock import Clock
 from billhook.models import CancellationRecord, Customer, PaymentMethod, Price, Product, Subscription, User
+from billhook.outbox import effects
 from billhook.providers.actions import InvoicePreview, ProrationBehavior, ProviderActions
 from billhook.providers.base import PaymentProvider, ProviderSubscription
 from billhook.subscriptions.service import sync_subscription

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from billhook.bookings.checkout import attach_checkout_payment
 from billhook.customers.service import customer_by_stripe_id, link_user, sync_customer
-from billhook.inbox import effects
 from billhook.inbox.handlers.base import HandlerContext
+from billhook.outbox import effects
 from billhook.payments import service as payments
 from billhook.payments.checkout_sessions import sync_checkout_session
 from billhook.subscriptions.service import ACCESS_COLUMNS, sync_subscription

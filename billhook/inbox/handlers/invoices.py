@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from billhook.customers.service import customer_by_stripe_id
-from billhook.inbox import effects
 from billhook.inbox.handlers.base import HandlerContext
 from billhook.invoices.service import sync_invoice
+from billhook.outbox import effects
 from billhook.payments import service as payments
 from billhook.subscriptions.service import ACCESS_COLUMNS, sync_subscription
 

@@ -6,9 +6,9 @@ machine (``billhook.payments.states``); refunds and disputes are mirrored beside
 
 from __future__ import annotations
 
-from billhook.inbox import effects
 from billhook.inbox.handlers.base import HandlerContext
 from billhook.models import Payment, PaymentStatus
+from billhook.outbox import effects
 from billhook.payments import service
 from billhook.payments.admin import alert_admins_of_dispute
 from billhook.providers.base import ProviderCharge, ProviderPaymentIntent, ProviderRefund
