@@ -13,7 +13,7 @@ import contextlib
 from billhook import entitlements
 from billhook.accounts import provisioning
 from billhook.cache import build_cache
-from billhook.catalog import apply_catalog, load_catalog
+from billhook.catalog import apply_catalog, catalog_path, load_catalog
 from billhook.checkout.catalog_sync import sync_products
 from billhook.config import Environment, Settings
 from billhook.fulfilment.jobs import register_jobs as register_fulfilment_jobs
@@ -56,8 +56,9 @@ class SandboxWebhookLink:
 class CatalogLoader:
     """Applies the catalog file (``BILLHOOK_CATALOG``) to the products and prices tables at start.
 
-    A missing file is a warning (the catalog may be managed elsewhere); a broken one stops
-    start-up with the catalog's own message naming the product and field.
+    A missing file means the packaged example in development, an error in production (see
+    :func:`catalog_path`); a broken one stops start-up with the catalog's own message naming the
+    product and field.
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -65,10 +66,11 @@ class CatalogLoader:
 
     async def start(self) -> None:
         settings = self.runtime.settings
-        if not settings.billhook_catalog.exists():
+        path = catalog_path(settings)
+        if path is None:
             log.warning("catalog_missing", path=str(settings.billhook_catalog))
             return
-        catalog = load_catalog(settings.billhook_catalog)
+        catalog = load_catalog(path)
         async with self.runtime.session_factory() as session:
             await apply_catalog(session, catalog, price_overrides=settings.stripe_price_overrides)
             await session.commit()
@@ -92,7 +94,7 @@ class SandboxCatalogSync:
         self.done = asyncio.Event()
 
     async def start(self) -> None:
-        if self.runtime.settings.billhook_catalog.exists():
+        if catalog_path(self.runtime.settings) is not None:
             self._task = asyncio.create_task(self._run(), name="sandbox-catalog-sync")
 
     async def aclose(self) -> None:
@@ -121,7 +123,7 @@ class SandboxCatalogSync:
             report = await sync_products(
                 session,
                 actions_for(self.runtime.provider),
-                load_catalog(settings.billhook_catalog),
+                load_catalog(catalog_path(settings) or settings.billhook_catalog),
                 price_overrides=settings.stripe_price_overrides,
             )
             await session.commit()

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from billhook.catalog.schemas import Catalog, CatalogProduct, Grants
+from billhook.config import Environment, Settings
 from billhook.errors import InvalidInput
 
 
@@ -16,6 +17,45 @@ class CatalogError(InvalidInput):
     """The catalog file is missing, not TOML, or describes an impossible product."""
 
     code = "catalog_invalid"
+
+
+EXAMPLE_CATALOG = Path(__file__).with_name("example.toml")  # what ``billhook init`` writes
+
+
+def catalog_path(settings: Settings) -> Path | None:
+    """The catalog file to read: ``BILLHOOK_CATALOG``, or in development the packaged example.
+
+    A new install should sell something the moment it starts, so development falls back to the
+    example; in production a missing catalog is a deployment mistake and stops start-up; under
+    ``BILLHOOK_ENV=test`` there is simply no catalog (None).
+    """
+    configured = settings.billhook_catalog
+    if configured.exists():
+        return configured
+    if settings.billhook_env is Environment.PRODUCTION:
+        raise CatalogError(
+            f"BILLHOOK_CATALOG: {configured} does not exist: put your billhook.toml there "
+            "or point BILLHOOK_CATALOG at it"
+        )
+    return EXAMPLE_CATALOG if settings.billhook_env is Environment.DEVELOPMENT else None
+
+
+def load_configured_catalog(settings: Settings) -> Catalog:
+    """The catalog a command acts on (see :func:`catalog_path`); none at all is an error here."""
+    path = catalog_path(settings)
+    if path is None:
+        raise CatalogError(
+            f"BILLHOOK_CATALOG: {settings.billhook_catalog} does not exist: run 'billhook init' to write one"
+        )
+    return load_catalog(path)
+
+
+def missing_catalog_note(configured: Path) -> str:
+    """The one line a development start prints when it falls back to the example catalog."""
+    return (
+        f"note: no catalog at {configured}: selling the example catalog meanwhile; "
+        "run 'billhook init' to write a billhook.toml you can edit"
+    )
 
 
 def load_catalog(path: Path | str) -> Catalog:

@@ -8,7 +8,6 @@ import typer
 import uvicorn
 from sqlalchemy import make_url
 
-from billhook import __version__
 from billhook.app import create_app
 from billhook.config import ensure_secret_key, load_settings
 from billhook.db import create_engine, migrate
@@ -56,14 +55,3 @@ def migrate_command(
 
     current = asyncio.run(run())
     typer.echo(f"database at revision {current}")
-
-
-def version() -> None:
-    """Print Billhook's version."""
-    typer.echo(f"billhook {__version__}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(serve)
-    app.command("migrate")(migrate_command)
-    app.command()(version)

@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billhook.catalog import CatalogError, load_catalog
+from billhook.catalog import CatalogError, load_configured_catalog
 from billhook.catalog.schemas import Catalog
 from billhook.checkout.catalog_sync import sync_products
 from billhook.cli.events import parse_since
@@ -55,7 +55,7 @@ def _settings(env_file: Path | None = None) -> Settings:
 
 def _catalog(settings: Settings) -> Catalog:
     try:
-        return load_catalog(settings.billhook_catalog)
+        return load_configured_catalog(settings)
     except CatalogError as exc:
         fail(str(exc))
         raise

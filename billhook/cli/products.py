@@ -6,8 +6,9 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.catalog import repository
-from billhook.catalog.loader import load_catalog
+from billhook.catalog.loader import load_configured_catalog
 from billhook.catalog.schemas import lookup_key
+from billhook.cli.products_sync import sync
 from billhook.cli.users import run_in_session
 from billhook.config import Settings
 
@@ -24,7 +25,7 @@ def list_products() -> None:
     """List the catalog's products and prices, with the provider price ids recorded so far."""
 
     async def action(session: AsyncSession, settings: Settings) -> list[str]:
-        catalog = load_catalog(settings.billhook_catalog)
+        catalog = load_configured_catalog(settings)
         recorded = {p.lookup_key: p.stripe_id for p in await repository.all_prices(session) if p.lookup_key}
         overrides = settings.stripe_price_overrides
         lines: list[str] = []
@@ -42,3 +43,6 @@ def list_products() -> None:
 
     for line in run_in_session(action):
         typer.echo(line)
+
+
+app.command("sync")(sync)

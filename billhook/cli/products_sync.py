@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from billhook.catalog import CatalogError, load_catalog
+from billhook.catalog import CatalogError, load_configured_catalog
 from billhook.checkout.catalog_sync import SyncReport, sync_products
 from billhook.config import load_settings
 from billhook.db import create_engine, create_session_factory, migrate
@@ -27,7 +27,7 @@ def sync(
     """Make the provider's products and prices match billhook.toml (by lookup_key); print the changes."""
     settings = load_settings()
     try:
-        catalog = load_catalog(settings.billhook_catalog)
+        catalog = load_configured_catalog(settings)
     except CatalogError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

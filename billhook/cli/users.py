@@ -14,7 +14,7 @@ from billhook.accounts.passwords import Passwords
 from billhook.accounts.policy import account_policy
 from billhook.accounts.service import Accounts, generate_password
 from billhook.accounts.tokens import TokenSigner
-from billhook.catalog.loader import load_catalog
+from billhook.catalog.loader import catalog_path, load_catalog
 from billhook.catalog.schemas import BUILT_IN_ROLES
 from billhook.config import Settings, load_settings
 from billhook.db import create_engine, create_session_factory, migrate
@@ -55,9 +55,10 @@ def _accounts(session: AsyncSession, settings: Settings) -> Accounts:
 
 def known_roles(settings: Settings) -> list[str]:
     """The built-in roles plus every role the catalog grants (when the catalog file exists)."""
-    if not settings.billhook_catalog.exists():
+    path = catalog_path(settings)
+    if path is None:
         return list(BUILT_IN_ROLES)
-    return load_catalog(settings.billhook_catalog).roles
+    return load_catalog(path).roles
 
 
 def _check_known(role: str, settings: Settings) -> None:
