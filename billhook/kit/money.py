@@ -58,6 +58,8 @@ class Money:
         return Decimal(self.amount).scaleb(-decimals(self.currency))
 
     def format(self) -> str:
-        """``12.50 EUR``, ``1200 JPY``: the currency's own number of decimals."""
-        places = decimals(self.currency)
-        return f"{self.major():,.{places}f} {self.currency.upper()}"
+        """``€12.50``, ``¥1,200``: the one formatter's output (:mod:`billhook.kit.formatting`)."""
+        # Imported here: formatting reads this module's decimals() (a cycle at import time).
+        from billhook.kit.formatting import format_money  # noqa: PLC0415
+
+        return format_money(self.amount, self.currency)

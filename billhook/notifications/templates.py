@@ -6,7 +6,8 @@ out. HTML parts are autoescaped; text parts and subjects are not (they are not H
 
 Contexts are stored with the message and in the outbox payload, so they hold JSON values
 only: :func:`normalize_context` turns dates into ISO strings (and a :class:`Money` into
-``{"amount", "currency"}``), and the ``money``, ``date`` and ``time`` filters turn them back.
+``{"amount", "currency"}``), and the ``money``, ``date`` and ``time`` filters turn them back
+through the one formatter, :mod:`billhook.kit.formatting`.
 :data:`CONTRACTS` is the contract with callers.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 import jinja2
 
 from billhook.errors import BillhookError
+from billhook.kit import formatting
 from billhook.kit.money import Money
 from billhook.notifications.brand import Brand
 
@@ -120,17 +122,17 @@ def _as_datetime(value: Any) -> datetime | date:
 
 
 def format_money(value: Any, currency: str | None = None) -> str:
-    """``12.50 EUR``, ``1,200 JPY``: each currency with its own number of decimals.
+    """``€12.50``, ``¥1,200`` (:func:`billhook.kit.formatting.format_money`).
 
-    ``value`` is an integer in the minor unit (with ``currency``) or a Money.
+    ``value`` is an integer in the minor unit (with ``currency``), a Money or its stored dict.
     """
-    return _as_money(value, currency).format()
+    money = _as_money(value, currency)
+    return formatting.format_money(money.amount, money.currency)
 
 
 def format_date(value: Any) -> str:
-    """``Tuesday 1 December 2026``."""
-    moment = _as_datetime(value)
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+    """``Tuesday, December 1, 2026``: the date the value carries (an email is read in full)."""
+    return formatting.format_date(_as_datetime(value), "full")
 
 
 def format_time(value: Any) -> str:
@@ -141,9 +143,7 @@ def format_time(value: Any) -> str:
     moment = _as_datetime(value)
     if not isinstance(moment, datetime):
         raise TypeError("a date has no time of day")
-    offset = f"{moment:%z}"  # "+0100"
-    zone = f"UTC{offset[:3]}:{offset[3:5]}" if moment.utcoffset() else "UTC"
-    return f"{moment:%H:%M} {zone}"
+    return formatting.format_time(moment)
 
 
 @cache
@@ -157,7 +157,9 @@ def email_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters.update(money=format_money, date=format_date, time=format_time)
+    environment.filters.update(
+        money=format_money, date=format_date, time=format_time, datetime=formatting.format_datetime
+    )
     return environment
 
 

@@ -29,7 +29,7 @@ from billhook.checkout.service import CheckoutDeps, CheckoutInput, release_claim
 from billhook.checkout.success import InvalidSuccessToken
 from billhook.errors import BillhookError
 from billhook.http.deps import RuntimeDep, get_runtime
-from billhook.kit.money import Money
+from billhook.kit.formatting import format_date, format_money
 from billhook.models import Payment, User
 from billhook.runtime import Runtime
 from billhook.subscriptions.management import (
@@ -147,8 +147,8 @@ async def account_subscription_context(deps: CheckoutDeps, user: User) -> dict[s
     )
     payments = [
         {
-            "date": row.created_at.strftime("%d %b %Y"),
-            "amount": Money(row.amount, row.currency).format(),
+            "date": format_date(row.created_at),
+            "amount": format_money(row.amount, row.currency),
             "status": row.status.lower().replace("_", " "),
             "description": row.description or "",
         }
@@ -156,7 +156,7 @@ async def account_subscription_context(deps: CheckoutDeps, user: User) -> dict[s
     ]
     upcoming = subscription.get("upcoming_invoice")
     if upcoming:
-        upcoming = {**upcoming, "display": Money(upcoming["amount_due"], upcoming["currency"]).format()}
+        upcoming = {**upcoming, "display": format_money(upcoming["amount_due"], upcoming["currency"])}
     return {
         "subscription": {**subscription, "upcoming_invoice": upcoming},
         "plans": plans,

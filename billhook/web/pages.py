@@ -9,7 +9,7 @@ from billhook.accounts.deps import OptionalAuthDep
 from billhook.catalog.service import ListedProduct, active_catalog
 from billhook.checkout.service import CheckoutDeps
 from billhook.http.deps import RuntimeDep, SessionDep
-from billhook.kit.money import Money
+from billhook.kit.formatting import format_money
 from billhook.providers.stripe.actions import actions_for
 from billhook.web.checkout_pages import account_subscription_context
 from billhook.web.rendering import redirect, render
@@ -36,7 +36,7 @@ def _card(product: ListedProduct) -> dict[str, object]:
         "trial_days": first.trial_days,
         "entitlements": product.entitlements,
         "prices": [
-            {"currency": p.currency, "display": Money(p.unit_amount, p.currency).format()}
+            {"currency": p.currency, "display": format_money(p.unit_amount, p.currency)}
             for p in product.prices
         ],
     }

@@ -13,9 +13,12 @@ from fastapi.templating import Jinja2Templates
 
 from billhook.accounts.deps import csrf_nonce, csrf_token_for, session_claims, set_csrf_cookie
 from billhook.http.deps import get_runtime
+from billhook.kit.formatting import format_date, format_datetime, format_money
 from billhook.models import User
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# The one money/date formatter (billhook.kit.formatting): {{ amount | money(currency) }}, {{ at | date }}.
+templates.env.filters.update(money=format_money, date=format_date, datetime=format_datetime)
 DEFAULT_AFTER_LOGIN = "/account"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 

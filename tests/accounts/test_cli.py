@@ -103,8 +103,8 @@ def test_products_list_shows_prices_lookup_keys_and_overrides(env: dict[str, str
     result = runner.invoke(products_app, ["list"], env=env)
     assert result.exit_code == 0, result.output
     assert "premium_sub: Premium [subscription every 1 month] grants premium" in result.output
-    assert "29.00 USD  billhook:premium_sub:usd:v1  price_env_premium" in result.output
-    assert "27.00 EUR  billhook:premium_sub:eur:v1  not synced" in result.output
+    assert "$29.00  billhook:premium_sub:usd:v1  price_env_premium" in result.output
+    assert "€27.00  billhook:premium_sub:eur:v1  not synced" in result.output
 
 
 def test_products_list_with_a_broken_catalog_is_one_line(env: dict[str, str], tmp_path: Path) -> None:

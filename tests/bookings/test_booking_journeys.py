@@ -95,7 +95,7 @@ async def test_partial_then_full_refund_moves_the_payment_and_cancels_the_bookin
     await wait_status(stack, booking["id"], "CANCELLED")
     detail = await stack.http.get(f"/api/payments/{payment_id}", headers=people.client.headers)
     body = detail.json()
-    assert body["amount_refunded"] == 11000 and body["amount_refunded_display"] == "110.00 EUR"
+    assert body["amount_refunded"] == 11000 and body["amount_refunded_display"] == "€110.00"
     assert sorted(r["amount"] for r in body["refunds"]) == [1000, 10000]
 
     again = await stack.http.post(url, json={"reason": "requested_by_customer"}, headers=people.admin.headers)

@@ -33,7 +33,7 @@ async def _post(stack: Stack, people: People, who: str = "client", **body: Any) 
 async def test_a_client_books_at_the_catalog_price(shared_stack: Stack, people: People) -> None:
     status, body = await _post(shared_stack, people)
     assert status == 201, body
-    assert (body["amount"], body["currency"], body["amount_display"]) == (12000, "usd", "120.00 USD")
+    assert (body["amount"], body["currency"], body["amount_display"]) == (12000, "usd", "$120.00")
     assert body["status"] == "PENDING" and body["client_id"] == people.ids["client"]
     status, body = await _post(shared_stack, people, currency="EUR")
     assert (status, body["amount"], body["currency"]) == (201, 11000, "eur")
@@ -84,15 +84,15 @@ async def test_a_coach_sets_a_price_in_yen_and_it_is_paid_and_shown_without_deci
         stack, people, "coach", price=5000, currency="jpy", client_id=people.ids["client"]
     )
     assert status == 201, body
-    assert body["amount_display"] == "5,000 JPY"
+    assert body["amount_display"] == "¥5,000"
     started = await pay_booking(stack, people, body["id"])
-    assert (started["amount"], started["currency"], started["amount_display"]) == (5000, "jpy", "5,000 JPY")
+    assert (started["amount"], started["currency"], started["amount_display"]) == (5000, "jpy", "¥5,000")
     await wait_payment(stack, started["payment_id"], "SUCCEEDED")
     await wait_status(stack, body["id"], "CONFIRMED")
     shown = (
         await stack.http.get(f"/api/payments/{started['payment_id']}", headers=people.client.headers)
     ).json()
-    assert (shown["amount"], shown["currency"], shown["amount_display"]) == (5000, "jpy", "5,000 JPY")
+    assert (shown["amount"], shown["currency"], shown["amount_display"]) == (5000, "jpy", "¥5,000")
 
 
 async def test_paying_twice_reuses_the_open_session_and_a_paid_booking_is_409(

@@ -25,7 +25,7 @@ async def test_products_lists_the_example_catalog(h: Harness) -> None:
         "lookup_key": "billhook:premium_sub:usd:v1",
         "amount": 2900,
         "currency": "usd",
-        "display": "29.00 USD",
+        "display": "$29.00",
     }
     starter = products["starter"]
     assert (starter["type"], starter["interval"], starter["trial_days"]) == ("one_time", None, None)

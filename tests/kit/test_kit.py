@@ -32,10 +32,10 @@ def test_ids_are_the_time_then_the_random_bits_in_crockford_base32(monkeypatch: 
 @pytest.mark.parametrize(
     ("amount", "currency", "shown"),
     [
-        (1250, "eur", "12.50 EUR"),
-        (1200, "JPY", "1,200 JPY"),
-        (1500, "kwd", "1.500 KWD"),
-        (5, "usd", "0.05 USD"),
+        (1250, "eur", "€12.50"),
+        (1200, "JPY", "¥1,200"),
+        (1500, "kwd", "KWD1.500"),
+        (5, "usd", "$0.05"),
     ],
 )
 def test_money_is_shown_with_the_currency_decimals(amount: int, currency: str, shown: str) -> None:

@@ -99,8 +99,8 @@ async def test_the_list_page_shows_every_message(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
-    assert "Your session with Grace Hopper on Tuesday 1 December 2026 is confirmed" in page
-    assert "New booking: Ada Lovelace on Tuesday 1 December 2026" in page
+    assert "Your session with Grace Hopper on Tuesday, December 1, 2026 is confirmed" in page
+    assert "New booking: Ada Lovelace on Tuesday, December 1, 2026" in page
     assert "Ada Lovelace &lt;ada@example.com&gt;" in page
     assert "grace@coaching.example.com" in page
     for row in await email_rows(mailbox_runtime):
@@ -132,11 +132,11 @@ async def test_a_message_page_renders_both_parts(
 
     assert response.status_code == 200
     page = response.text
-    assert "<h1>New booking: Ada Lovelace on Tuesday 1 December 2026</h1>" in page
+    assert "<h1>New booking: Ada Lovelace on Tuesday, December 1, 2026</h1>" in page
     # The HTML part sits escaped in a sandboxed iframe; the text part in a <pre>.
     assert '<iframe title="HTML part" sandbox="" srcdoc="&lt;!doctype html&gt;' in page
     assert "&amp;lt;b&amp;gt;pricing&amp;lt;/b&amp;gt;" in page
-    assert "Amount paid: 120.00 EUR" in page
+    assert "Amount paid: €120.00" in page
     assert "&lt;b&gt;pricing&lt;/b&gt; &amp; positioning" in page
 
 

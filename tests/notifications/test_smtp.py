@@ -120,7 +120,7 @@ async def test_refused_three_times_then_delivered_on_the_fourth_attempt(
     # A long subject is folded onto a continuation line (RFC 5322 §2.2.3); unfolded it reads whole.
     assert (
         received["Subject"].strip()
-        == "Your session with Grace Hopper on Tuesday 1 December 2026 is confirmed"
+        == "Your session with Grace Hopper on Tuesday, December 1, 2026 is confirmed"
     )
     assert received["To"] == "Ada Lovelace <ada@example.com>"
     [row] = await email_rows(runtime)

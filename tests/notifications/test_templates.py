@@ -27,21 +27,21 @@ EXPECTED = {
     "welcome": ["Ada Lovelace", "password/set?token=st_9f8e7d6c5b4a", "24 hours"],
     "password_reset": ["reset?token=rt_1a2b3c4d5e6f", "2 hours"],
     "booking_confirmed": [
-        "Grace Hopper", "Tuesday 1 December 2026", "14:30 UTC+01:00", "60 minutes", "bkg_01JD3XK2Q8",
+        "Grace Hopper", "Tuesday, December 1, 2026", "14:30 UTC+01:00", "60 minutes", "bkg_01JD3XK2Q8",
         "Next steps", "help@coachly.example",
     ],
     "booking_new_for_coach": [
-        "Ada Lovelace", "ada@example.com", "Tuesday 1 December 2026", "14:30 UTC+01:00", "60 minutes",
-        "120.00 EUR", "bkg_01JD3XK2Q8", "positioning",
+        "Ada Lovelace", "ada@example.com", "Tuesday, December 1, 2026", "14:30 UTC+01:00", "60 minutes",
+        "€120.00", "bkg_01JD3XK2Q8", "positioning",
     ],
-    "payment_receipt": ["Career strategy workbook", "49.00 EUR", "Interview practice pack", "79.00 EUR",
-                        "pay_01JD3Y7M2C", "Tuesday 24 November 2026"],
-    "subscription_renewed": ["Pro Monthly", "29.00 USD", "Thursday 24 December 2026", "https://coachly.example"],
-    "payment_failed": ["Pro Yearly", "350,000 JPY", "pdate your card", "billing.stripe.com/p/session"],
-    "subscription_canceled": ["Pro Monthly", "Thursday 24 December 2026"],
-    "refund_issued": ["12.500 KWD", "re_01JD40A1B2", "Coaching session on 1 December"],
+    "payment_receipt": ["Career strategy workbook", "€49.00", "Interview practice pack", "€79.00",
+                        "pay_01JD3Y7M2C", "Tuesday, November 24, 2026"],
+    "subscription_renewed": ["Pro Monthly", "$29.00", "Thursday, December 24, 2026", "https://coachly.example"],
+    "payment_failed": ["Pro Yearly", "¥350,000", "pdate your card", "billing.stripe.com/p/session"],
+    "subscription_canceled": ["Pro Monthly", "Thursday, December 24, 2026"],
+    "refund_issued": ["KWD12.500", "re_01JD40A1B2", "Coaching session on 1 December"],
     "dead_letter_alert": ["job_01JD41ZZ9X", "fulfilment.grant", "connection refused"],
-    "dispute_opened": ["dp_1QfZ3kL", "pay_01JD41ZZ9X", "110.00 EUR", "fraudulent", "needs_response"],
+    "dispute_opened": ["dp_1QfZ3kL", "pay_01JD41ZZ9X", "€110.00", "fraudulent", "needs_response"],
     "test_message": ["smtp"],
 }  # fmt: skip
 
@@ -72,10 +72,10 @@ def test_subjects_speak_of_the_message() -> None:
 
     assert (
         subject["booking_confirmed"]
-        == "Your session with Grace Hopper on Tuesday 1 December 2026 is confirmed"
+        == "Your session with Grace Hopper on Tuesday, December 1, 2026 is confirmed"
     )
-    assert subject["payment_receipt"] == "Your receipt from Coachly (79.00 EUR)"
-    assert subject["refund_issued"] == "Refund issued: 12.500 KWD"
+    assert subject["payment_receipt"] == "Your receipt from Coachly (€79.00)"
+    assert subject["refund_issued"] == "Refund issued: KWD12.500"
     assert subject["dead_letter_alert"] == "[Coachly] job fulfilment.grant failed for good"
 
 

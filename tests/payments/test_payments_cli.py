@@ -35,7 +35,7 @@ async def test_list_shows_payments_with_their_currency_decimals(cli: Stack, peop
     text = await invoke("payments", "list", "--status", "succeeded", "--since", "1h")
     assert text.exit_code == 0, text.output
     line = next(line for line in text.output.splitlines() if line.startswith(payment_id))
-    assert "SUCCEEDED" in line and "110.00 EUR" in line and "booking bkg_" in line
+    assert "SUCCEEDED" in line and "€110.00" in line and "booking bkg_" in line
     as_json = await invoke("payments", "list", "--currency", "eur", "--json")
     rows = json.loads(output_lines(as_json, json_only=True)[-1])
     assert payment_id in {row["id"] for row in rows} and {row["currency"] for row in rows} == {"eur"}
@@ -65,11 +65,11 @@ async def test_bad_input_is_one_line_and_exit_1(cli: Stack, args: tuple[str, ...
 async def test_a_refund_run_twice_refunds_once_and_too_much_is_refused(cli: Stack, people: People) -> None:
     payment_id = await _paid(cli, people, "usd")
     too_much = await invoke("payments", "refund", payment_id, "--amount", "12001")
-    assert too_much.exit_code == 1 and "more than the 120.00 USD left to refund" in too_much.output
+    assert too_much.exit_code == 1 and "more than the $120.00 left to refund" in too_much.output
     first = await invoke("payments", "refund", payment_id, "--amount", "2000")
     second = await invoke("payments", "refund", payment_id, "--amount", "2000")
     assert first.exit_code == second.exit_code == 0, (first.output, second.output)
-    assert "refund re_" in first.output and "20.00 USD" in first.output
+    assert "refund re_" in first.output and "$20.00" in first.output
     assert "already requested: nothing new refunded" in second.output
     payment = await wait_payment(cli, payment_id, "PARTIALLY_REFUNDED")
     assert payment.stripe_payment_intent_id is not None

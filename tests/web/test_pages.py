@@ -192,7 +192,7 @@ async def test_pricing_cards_post_to_checkout_with_the_product_and_token(h: Harn
     assert list(by_product)[:4] == ["starter", "pro", "premium_sub", "enterprise_sub"]
     assert all(f.method == "post" and f.fields["csrf_token"] for f in checkout)
     assert by_product["premium_sub"].fields["currency"] == "usd"
-    assert "29.00 USD" in page.text and "/ month" in page.text and "7-day free trial" in page.text
+    assert "$29.00" in page.text and "/ month" in page.text and "7-day free trial" in page.text
     assert "Subscribe" in page.text and "Buy" in page.text
 
 

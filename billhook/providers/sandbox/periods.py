@@ -9,11 +9,10 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, datetime
 
-from billhook.kit.money import Money
+from billhook.kit.formatting import format_date as format_day
+from billhook.kit.formatting import format_money
 
 from .config import DAY
-
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$", "jpy": "¥"}
 
 
 def _add_months(anchor: datetime, months: int) -> datetime:
@@ -43,13 +42,10 @@ def next_boundary(anchor: int, interval: str, count: int, after: int) -> int:
 
 
 def format_amount(amount: int, currency: str) -> str:
-    money = Money(abs(amount), currency)
-    sign = "-" if amount < 0 else ""
-    symbol = SYMBOLS.get(money.currency)
-    if symbol is None:
-        return f"{sign}{money.format()}"
-    return f"{sign}{symbol}{money.format().rsplit(' ', 1)[0]}"
+    """``$29.00``, ``-€5.00``: Billhook's one money formatter (Stripe's pages look the same)."""
+    return format_money(amount, currency)
 
 
 def format_date(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%b %-d, %Y")
+    """``Dec 1, 2026`` (UTC)."""
+    return format_day(datetime.fromtimestamp(timestamp, UTC))
