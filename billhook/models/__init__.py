@@ -10,6 +10,7 @@ from billhook.models.email_messages import EmailMessage
 from billhook.models.fulfilment import DomainRegistration, FulfilmentRecord, PlanTerm
 from billhook.models.inbox_events import InboxEvent, InboxStatus
 from billhook.models.invoices import Invoice
+from billhook.models.mrr_ledger import MrrMovement
 from billhook.models.orders import Order, OrderItem, OrderType
 from billhook.models.outbox_jobs import JobStatus, OutboxJob
 from billhook.models.outgoing_webhooks import WebhookDelivery, WebhookEndpoint
@@ -32,6 +33,7 @@ __all__ = [
     "InboxStatus",
     "Invoice",
     "JobStatus",
+    "MrrMovement",
     "Order",
     "OrderItem",
     "OrderType",

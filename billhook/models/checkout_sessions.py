@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhook.db.base import Base, TimestampMixin
@@ -13,6 +13,8 @@ from billhook.kit.ids import new_id
 
 class CheckoutSession(TimestampMixin, Base):
     __tablename__ = "checkout_sessions"
+    # Analytics: checkout conversion by plan over the sessions opened in a period.
+    __table_args__ = (Index("ix_checkout_sessions_created_at", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("chk"))
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)

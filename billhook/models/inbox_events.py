@@ -25,7 +25,11 @@ class InboxEvent(Base):
     """A provider event as received: stored before it is answered, processed afterwards."""
 
     __tablename__ = "inbox_events"
-    __table_args__ = (Index("ix_inbox_events_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_inbox_events_due", "status", "next_attempt_at"),
+        # Analytics: webhook received -> applied latency over the events processed in a period.
+        Index("ix_inbox_events_processed_at", "processed_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ie"))
     event_id: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)

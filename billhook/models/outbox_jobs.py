@@ -28,7 +28,11 @@ class OutboxJob(TimestampMixin, Base):
     """
 
     __tablename__ = "outbox_jobs"
-    __table_args__ = (Index("ix_outbox_jobs_due", "status", "run_after"),)
+    __table_args__ = (
+        Index("ix_outbox_jobs_due", "status", "run_after"),
+        # Analytics: job success rate over the jobs finished in a period.
+        Index("ix_outbox_jobs_finished_at", "finished_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
     key: Mapped[str] = mapped_column(String(400), unique=True, nullable=False)

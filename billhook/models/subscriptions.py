@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhook.db.base import Base, TimestampMixin
@@ -37,4 +37,8 @@ class Subscription(TimestampMixin, Base):
     latest_invoice_stripe_id: Mapped[str | None] = mapped_column(String(255))
     default_payment_method_stripe_id: Mapped[str | None] = mapped_column(String(255))
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    # Its monthly amount after discounts, whatever the status (docs/analytics.md); kept by
+    # billhook.subscriptions.mrr with the ledger.
+    currency: Mapped[str | None] = mapped_column(String(3))
+    mrr: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", nullable=False)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, nullable=False)

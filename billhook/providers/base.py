@@ -43,6 +43,21 @@ class ProviderPaymentMethod:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderDiscount:
+    """A discount applied to a subscription or an item, as its coupon's terms.
+
+    ``percent_off`` or ``amount_off`` (minor units per billing period) comes from the coupon
+    (``discount.source.coupon`` since API 2025-09-30, ``discount.coupon`` before). A discount whose
+    coupon was not expanded is kept with neither, and cannot be counted.
+    """
+
+    id: str
+    percent_off: float | None = None
+    amount_off: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSubscriptionItem:
     id: str
     price_id: str
@@ -51,6 +66,9 @@ class ProviderSubscriptionItem:
     unit_amount: int | None = None
     currency: str | None = None
     interval: str | None = None
+    # ``price.recurring.interval_count``: billed every ``interval_count`` intervals (3 months, 2 years).
+    interval_count: int = 1
+    discounts: tuple[ProviderDiscount, ...] = ()
     # Since API 2025-03-31 the billing period lives on the item, not the subscription.
     current_period_start: datetime | None = None
     current_period_end: datetime | None = None
@@ -73,6 +91,8 @@ class ProviderSubscription:
     cancellation_reason: str | None = None
     created: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict, hash=False)
+    discounts: tuple[ProviderDiscount, ...] = ()
+    start_date: datetime | None = None
     raw: Raw = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property

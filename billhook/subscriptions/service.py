@@ -10,6 +10,7 @@ from billhook.customers.mirror import SyncResult, find, get_or_create
 from billhook.customers.service import ensure_customer
 from billhook.models import Product, Subscription
 from billhook.providers.base import ProviderSubscription
+from billhook.subscriptions import mrr
 
 # Columns whose change matters to access (roles, entitlements).
 ACCESS_COLUMNS = frozenset({"status", "price_stripe_id", "product_id", "quantity", "current_period_end"})
@@ -53,6 +54,8 @@ async def sync_subscription(
     }
     changes = apply_changes(row, values)
     await session.flush()
+    # The MRR ledger moves with the mirror, in this transaction (docs/analytics.md).
+    await mrr.record(session, row, subscription, event_id=cause.event_id)
     if created or changes:
         await record(
             session,

@@ -12,6 +12,7 @@ from billhook.providers.base import (
     ProviderCharge,
     ProviderCheckoutSession,
     ProviderCustomer,
+    ProviderDiscount,
     ProviderDispute,
     ProviderEvent,
     ProviderInvoice,
@@ -81,6 +82,34 @@ def payment_method(doc: Doc) -> ProviderPaymentMethod:
     )
 
 
+def discount(value: Any) -> ProviderDiscount | None:
+    """A discount from an id or an expanded ``discount``; its coupon's terms when expanded.
+
+    Since API 2025-09-30 the coupon is under ``source.coupon``; before, ``coupon``.
+    """
+    if isinstance(value, str):
+        return ProviderDiscount(id=value)
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        return None
+    source = value.get("source") or {}
+    coupon = source.get("coupon") if isinstance(source, dict) else None
+    coupon = coupon if isinstance(coupon, dict) else value.get("coupon")
+    if not isinstance(coupon, dict):
+        return ProviderDiscount(id=value["id"])
+    percent = coupon.get("percent_off")
+    return ProviderDiscount(
+        id=value["id"],
+        percent_off=float(percent) if isinstance(percent, int | float) else None,
+        amount_off=_int(coupon.get("amount_off")) or None,
+        currency=_str(coupon.get("currency")),
+    )
+
+
+def _discounts(values: Any) -> tuple[ProviderDiscount, ...]:
+    found = (discount(value) for value in values) if isinstance(values, list) else ()
+    return tuple(item for item in found if item is not None)
+
+
 def subscription_item(doc: Doc) -> ProviderSubscriptionItem:
     price = doc.get("price") or {}
     recurring = price.get("recurring") or {}
@@ -92,6 +121,8 @@ def subscription_item(doc: Doc) -> ProviderSubscriptionItem:
         unit_amount=price.get("unit_amount"),
         currency=_str(price.get("currency")),
         interval=_str(recurring.get("interval")),
+        interval_count=_int(recurring.get("interval_count"), 1) or 1,
+        discounts=_discounts(doc.get("discounts")),
         current_period_start=from_timestamp(doc.get("current_period_start")),
         current_period_end=from_timestamp(doc.get("current_period_end")),
     )
@@ -115,6 +146,8 @@ def subscription(doc: Doc) -> ProviderSubscription:
         cancellation_reason=_str(details.get("reason")) or _str(details.get("feedback")),
         created=from_timestamp(doc.get("created")),
         metadata=_metadata(doc),
+        discounts=_discounts(doc.get("discounts")),
+        start_date=from_timestamp(doc.get("start_date")),
         raw=doc,
     )
 
