@@ -1,0 +1,104 @@
+"""The arithmetic of every figure, as small pure functions (defined in docs/analytics.md).
+
+Rates are fractions (0.1 is 10 %), ``None`` when there is nothing to divide by: a rate over no
+customers or no revenue is unknown, not zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+
+from billhook.analytics.schemas import Movements
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator > 0 else None
+
+
+def divide_minor(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded to a whole minor unit, halves away from zero."""
+    if denominator == 0:
+        return 0
+    return int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def arr(mrr: int) -> int:
+    """Annual run rate: twelve times MRR."""
+    return mrr * 12
+
+
+def arpu(mrr: int, paying_customers: int) -> int:
+    """Average revenue per paying customer per month: MRR ÷ customers with paying MRR."""
+    return divide_minor(mrr, paying_customers)
+
+
+def gross_revenue_churn_rate(movements: Movements, mrr_at_start: int) -> float | None:
+    """MRR lost to churn and contraction ÷ MRR at the start of the period.
+
+    $100 at the start, -$10 churn, -$10 contraction (+$10 expansion ignored) → 20 %.
+    """
+    return _rate(-(movements.churn + movements.contraction), mrr_at_start)
+
+
+def net_revenue_churn_rate(movements: Movements, mrr_at_start: int) -> float | None:
+    """(churn + contraction - expansion) ÷ MRR at the start; negative when expansion outgrows losses.
+
+    Reactivation is left out: it comes from customers who were not paying at the start, and
+    counting it would let new sales hide the loss of existing customers (Baremetrics, ChartMogul).
+    $100 at the start, -$10 churn, -$10 contraction, +$10 expansion → 10 %.
+    """
+    return _rate(-(movements.churn + movements.contraction) - movements.expansion, mrr_at_start)
+
+
+def net_revenue_retention(movements: Movements, mrr_at_start: int) -> float | None:
+    """(MRR at start + expansion - contraction - churn) ÷ MRR at start: what the starting
+    customers pay at the end of the period per unit they paid at its start (1 - net revenue churn)."""
+    kept = mrr_at_start + movements.expansion + movements.contraction + movements.churn
+    return _rate(kept, mrr_at_start)
+
+
+def customer_churn_rate(churned: int, churned_joined_in_period: int, customers_at_start: int) -> float | None:
+    """Customers who stopped paying ÷ paying customers at the start of the period.
+
+    A customer who joined during the period and left in it was never in the starting count, so
+    they are left out of the numerator too: 11 cancellations among 100 customers, one of whom
+    joined that month, is 10 % (10 ÷ 100).
+    """
+    return _rate(churned - churned_joined_in_period, customers_at_start)
+
+
+def movements_from(totals: Mapping[str, int]) -> Movements:
+    """Movements from sums of MRR change by ledger kind (other kinds have no MRR change)."""
+    return Movements(
+        new=totals.get("new", 0),
+        expansion=totals.get("expansion", 0),
+        contraction=totals.get("contraction", 0),
+        churn=totals.get("churn", 0),
+        reactivation=totals.get("reactivation", 0),
+    )
+
+
+def median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile (p99 of 100 values is the 99th smallest)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-int(fraction * 1000) * len(ordered) // 1000))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def convert(amount: int, rate: Decimal) -> int:
+    """An amount in minor units converted with an operator-configured rate, rounded half up.
+
+    Both currencies are assumed to have the same minor-unit exponent; the caller checks.
+    """
+    return int((Decimal(amount) * rate).quantize(Decimal(1), ROUND_HALF_UP))

@@ -1,0 +1,276 @@
+"""The analytics SQL: read-only, portable between SQLite and PostgreSQL.
+
+Stock figures now (MRR, subscribers, paying customers) come from the subscription mirror;
+at an earlier time ``t`` they are the figure now less every ledger change effective at or after
+``t``. Buckets of a series are computed in Python and mapped with one ``CASE``, so a whole series is
+one indexed range scan of the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import SQLColumnExpression
+
+from billhook.analytics.definitions import median, percentile
+from billhook.db.types import UTCDateTime
+from billhook.models import (
+    CheckoutSession,
+    InboxEvent,
+    InboxStatus,
+    Invoice,
+    JobStatus,
+    MrrMovement,
+    OutboxJob,
+    Payment,
+    PaymentStatus,
+    Refund,
+    Subscription,
+)
+
+PAYING_STATUSES = ("active", "past_due")
+TRIALING_STATUSES = ("trialing",)
+SUCCEEDED_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+ATTEMPTED_PAYMENTS = (*SUCCEEDED_PAYMENTS, PaymentStatus.FAILED)
+MOVEMENT_KINDS = ("new", "expansion", "contraction", "churn", "reactivation")
+
+
+@dataclass(frozen=True, slots=True)
+class Stock:
+    """Figures of the subscription mirror now, for one currency."""
+
+    mrr: int = 0
+    trial_mrr: int = 0
+    active: int = 0
+    trialing: int = 0
+    scheduled_churn_mrr: int = 0
+    paying_customers: int = 0
+
+
+@dataclass(slots=True)
+class Flow:
+    """Ledger changes in one bucket: MRR change by kind, and subscriber and customer counts."""
+
+    by_kind: dict[str, int] = field(default_factory=dict)
+    mrr: int = 0
+    active: int = 0
+    trialing: int = 0
+    customers: int = 0
+
+
+def _sum(expression: SQLColumnExpression[int]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(expression), 0)
+
+
+def _when(condition: ColumnElement[bool], value: SQLColumnExpression[int] | int = 1) -> ColumnElement[int]:
+    return case((condition, value), else_=0)
+
+
+async def stock_by_currency(session: AsyncSession) -> dict[str, Stock]:
+    s = Subscription
+    paying = s.status.in_(PAYING_STATUSES)
+    scheduled = and_(paying, or_(s.cancel_at_period_end.is_(True), s.cancel_at.is_not(None)))
+    statement = (
+        select(
+            s.currency,
+            _sum(_when(paying, s.mrr)),
+            _sum(_when(s.status.in_(TRIALING_STATUSES), s.mrr)),
+            _sum(_when(paying)),
+            _sum(_when(s.status.in_(TRIALING_STATUSES))),
+            _sum(_when(scheduled, s.mrr)),
+            func.count(distinct(case((and_(paying, s.mrr > 0), s.customer_id)))),
+        )
+        .where(s.status.in_((*PAYING_STATUSES, *TRIALING_STATUSES)), s.currency.is_not(None))
+        .group_by(s.currency)
+    )
+    rows = (await session.execute(statement)).all()
+    return {str(row[0]): Stock(*(int(value) for value in row[1:])) for row in rows}
+
+
+def bucket_of(column: SQLColumnExpression[datetime], ends: Sequence[datetime]) -> ColumnElement[int]:
+    """The index of the bucket ``column`` falls in, given the buckets' ends; ``len(ends)`` after."""
+    return case(*((column < end, literal(index)) for index, end in enumerate(ends)), else_=literal(len(ends)))
+
+
+async def ledger_flows(
+    session: AsyncSession, currency: str, start: datetime, ends: Sequence[datetime]
+) -> list[Flow]:
+    """Ledger changes from ``start`` on, per bucket (``len(ends) + 1`` of them, the last after the
+    period), so that stock at any bucket's end is the stock now less the later flows."""
+    m = MrrMovement
+    bucket = bucket_of(m.effective_at, ends).label("bucket")
+    delta = m.mrr_after - m.mrr_before
+    paying, trialing = literal("paying"), literal("trialing")
+    statement = (
+        select(
+            bucket,
+            m.kind,
+            _sum(delta),
+            _sum(_when(m.state_after == paying) - _when(m.state_before == paying)),
+            _sum(_when(m.state_after == trialing) - _when(m.state_before == trialing)),
+            _sum(
+                _when(and_(m.customer_mrr_before == 0, m.customer_mrr_after > 0))
+                - _when(and_(m.customer_mrr_before > 0, m.customer_mrr_after == 0))
+            ),
+        )
+        .where(m.currency == currency, m.effective_at >= start)
+        .group_by(bucket, m.kind)
+    )
+    flows = [Flow() for _ in range(len(ends) + 1)]
+    for index, kind, mrr, active, trials, customers in (await session.execute(statement)).all():
+        flow = flows[int(index)]
+        flow.by_kind[kind] = flow.by_kind.get(kind, 0) + int(mrr)
+        flow.mrr += int(mrr)
+        flow.active += int(active)
+        flow.trialing += int(trials)
+        flow.customers += int(customers)
+    return flows
+
+
+async def churned_customers(
+    session: AsyncSession, currency: str, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """Customers who stopped paying in ``[start, end)``, and how many of them started in it too."""
+    m = MrrMovement
+    in_period = and_(m.currency == currency, m.effective_at >= start, m.effective_at < end)
+    joined = select(m.customer_id).where(in_period, m.kind.in_(("new", "reactivation"))).scalar_subquery()
+    statement = select(
+        func.count(distinct(m.customer_id)),
+        func.count(distinct(case((m.customer_id.in_(joined), m.customer_id)))),
+    ).where(in_period, m.kind == "churn")
+    churned, joined_count = (await session.execute(statement)).one()
+    return int(churned), int(joined_count)
+
+
+async def ledger_currencies(session: AsyncSession) -> list[str]:
+    return list((await session.scalars(select(distinct(MrrMovement.currency)))).all())
+
+
+async def conversion_by_plan(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[tuple[str, int, int]]:
+    """(plan, opened, completed) for the checkout sessions opened in ``[start, end)``."""
+    c = CheckoutSession
+    plan = func.coalesce(c.product_id, c.price_stripe_id, literal("(none)")).label("plan")
+    completed = or_(c.status == "complete", c.completed_at.is_not(None))
+    statement = (
+        select(plan, func.count(), _sum(_when(completed)))
+        .where(c.created_at >= start, c.created_at < end)
+        .group_by(plan)
+        .order_by(plan)
+    )
+    return [
+        (str(name), int(opened), int(done)) for name, opened, done in (await session.execute(statement)).all()
+    ]
+
+
+def _failed_invoice() -> ColumnElement[bool]:
+    """An invoice with at least one failed payment attempt (Stripe's ``attempt_count``): paid after
+    two or more attempts, or still open/uncollectible after one or more."""
+    i = Invoice
+    return or_(
+        and_(i.status == "paid", i.attempt_count >= 2),
+        and_(i.status.in_(("open", "uncollectible")), i.attempt_count >= 1),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FailedInvoice:
+    currency: str
+    amount: int
+    first_seen: datetime
+    paid_at: datetime | None
+    first_attempt: datetime | None
+
+
+async def failed_invoices(session: AsyncSession, start: datetime, end: datetime) -> list[FailedInvoice]:
+    """Invoices first seen in ``[start, end)`` with a failed attempt; the first payment row Billhook
+    saw for each marks its first attempt."""
+    i, p = Invoice, Payment
+    # type_coerce: SQLite's min() forgets the column type, and so would return a string.
+    first_attempt = (
+        select(type_coerce(func.min(p.created_at), UTCDateTime()))
+        .where(p.invoice_id == i.id)
+        .scalar_subquery()
+    )
+    statement = select(i.currency, i.amount_due, i.created_at, i.paid_at, first_attempt).where(
+        i.created_at >= start, i.created_at < end, _failed_invoice()
+    )
+    rows = (await session.execute(statement)).all()
+    return [
+        FailedInvoice(currency, int(amount), seen, paid, attempt)
+        for currency, amount, seen, paid, attempt in rows
+    ]
+
+
+async def revenue_by_currency(session: AsyncSession, start: datetime, end: datetime) -> dict[str, int]:
+    """Succeeded payments made in ``[start, end)`` less refunds made in it, per currency."""
+    p, r = Payment, Refund
+    paid = select(p.currency, _sum(p.amount)).where(
+        p.created_at >= start, p.created_at < end, p.status.in_(SUCCEEDED_PAYMENTS)
+    )
+    refunded = select(r.currency, _sum(r.amount)).where(
+        r.created_at >= start, r.created_at < end, r.status == "succeeded"
+    )
+    totals: dict[str, int] = {}
+    for currency, amount in (await session.execute(paid.group_by(p.currency))).all():
+        totals[currency] = totals.get(currency, 0) + int(amount)
+    for currency, amount in (await session.execute(refunded.group_by(r.currency))).all():
+        totals[currency] = totals.get(currency, 0) - int(amount)
+    return dict(sorted(totals.items()))
+
+
+async def jobs_by_type(session: AsyncSession, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+    """Per job type, (done, finished) over the outbox jobs finished in ``[start, end)``."""
+    j = OutboxJob
+    statement = (
+        select(j.type, _sum(_when(j.status == JobStatus.DONE)), func.count())
+        .where(j.finished_at >= start, j.finished_at < end, j.status.in_((JobStatus.DONE, JobStatus.DEAD)))
+        .group_by(j.type)
+        .order_by(j.type)
+    )
+    return {kind: (int(done), int(total)) for kind, done, total in (await session.execute(statement)).all()}
+
+
+async def payment_attempts(session: AsyncSession, start: datetime, end: datetime) -> tuple[int, int]:
+    """(attempted, succeeded) over payments made in ``[start, end)`` that are no longer pending."""
+    p = Payment
+    statement = select(func.count(), _sum(_when(p.status.in_(SUCCEEDED_PAYMENTS)))).where(
+        p.created_at >= start, p.created_at < end, p.status.in_(ATTEMPTED_PAYMENTS)
+    )
+    attempted, succeeded = (await session.execute(statement)).one()
+    return int(attempted), int(succeeded)
+
+
+async def webhook_latency(
+    session: AsyncSession, start: datetime, end: datetime
+) -> tuple[float | None, float | None]:
+    """p50 and p99 seconds from received to applied, over events applied in ``[start, end)``."""
+    e = InboxEvent
+    where = (e.processed_at >= start, e.processed_at < end, e.status == InboxStatus.PROCESSED)
+    if session.get_bind().dialect.name == "postgresql":
+        epoch = func.extract("epoch", e.processed_at - e.received_at)
+        statement = select(
+            func.percentile_cont(0.5).within_group(epoch), func.percentile_disc(0.99).within_group(epoch)
+        ).where(*where)
+        p50, p99 = (await session.execute(statement)).one()
+        return (None if p50 is None else float(p50)), (None if p99 is None else float(p99))
+    seconds = (func.julianday(e.processed_at) - func.julianday(e.received_at)) * cast(86400.0, Float)
+    values = [float(value) for value in (await session.scalars(select(seconds).where(*where))).all()]
+    return median(values), percentile(values, 0.99)
