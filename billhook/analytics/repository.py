@@ -159,7 +159,7 @@ async def churned_customers(
 
 
 async def ledger_currencies(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(select(distinct(MrrMovement.currency)))).all())
+    return list((await session.scalars(select(MrrMovement.currency).distinct())).all())
 
 
 async def conversion_by_plan(
@@ -271,6 +271,9 @@ async def webhook_latency(
         ).where(*where)
         p50, p99 = (await session.execute(statement)).one()
         return (None if p50 is None else float(p50)), (None if p99 is None else float(p99))
-    seconds = (func.julianday(e.processed_at) - func.julianday(e.received_at)) * cast(86400.0, Float)
+    # julianday() is a float of days: rounded to the millisecond, which it resolves.
+    seconds = func.round(
+        (func.julianday(e.processed_at) - func.julianday(e.received_at)) * cast(86400.0, Float), 3
+    )
     values = [float(value) for value in (await session.scalars(select(seconds).where(*where))).all()]
     return median(values), percentile(values, 0.99)
