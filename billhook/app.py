@@ -9,7 +9,6 @@ from fastapi import FastAPI
 
 from billhook import __version__
 from billhook.accounts import endpoints as accounts_api
-from billhook.admin import pages as admin_pages
 from billhook.accounts.deps import authentication
 from billhook.bookings import endpoints as bookings_api
 from billhook.bootstrap import SANDBOX_MOUNT, build_runtime
@@ -51,7 +50,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.webhook_secrets = runtime.webhook_secrets
     install_error_handlers(app)
     document_errors(app, authentication)
-    pass  # TEMP
+    app.add_middleware(StorableInputMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health.router,
@@ -68,7 +67,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         checkout_pages.router,
         auth_pages.router,
         mailbox.router,
-        admin_pages.router,
     ):
         app.include_router(router)
     if runtime.sandbox is not None:
