@@ -155,6 +155,14 @@ class Settings(BaseSettings):
             raise ValueError("must be 'console' or 'json'")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"{value!r} is not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
         if self.billhook_env is Environment.PRODUCTION:

@@ -150,6 +150,11 @@ def _route_standard_logging(level: str, fmt: str, shared: list[Any]) -> None:
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+    # One line per HTTP call to Stripe (or the sandbox) and per migration step is detail for
+    # debugging, not news: below DEBUG only their warnings and errors are shown.
+    chatty = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in ("stripe", "httpx", "httpcore", "alembic"):
+        logging.getLogger(name).setLevel(chatty)
 
 
 def get_logger(name: str) -> Any:

@@ -1,38 +1,158 @@
-"""``billhook serve``, ``billhook migrate`` and ``billhook version``."""
+"""``billhook serve`` and ``billhook migrate``.
+
+``serve`` checks what a person can get wrong (settings, catalog, database) before it listens and
+says what is wrong in one line (``error: …``, exit 1; tracebacks only with ``LOG_LEVEL=DEBUG``).
+It prints that it is listening only once the socket accepts connections.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 import uvicorn
 from sqlalchemy import make_url
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from billhook.app import create_app
-from billhook.config import ensure_secret_key, load_settings
+from billhook.catalog import CatalogError, missing_catalog_note
+from billhook.config import Settings, ensure_secret_key, load_settings
 from billhook.db import create_engine, migrate
-from billhook.inbox.endpoints import WebhookFastPath
-from billhook.kit.heap import settle_heap
 from billhook.logging import configure_logging
+from billhook.ops.startup import StartupError, preflight, startup_message
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1"}  # noqa: S104 (names, not a bind)
+_STARTUP_FAILED = "Application startup failed. Exiting."
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    host: str | None = typer.Option(
+        None, help="Interface to listen on (default: BILLHOOK_BASE_URL's host when local, else 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, help="Port to listen on (default: BILLHOOK_BASE_URL's port when local, else 8000)."
+    ),
 ) -> None:
     """Run the HTTP service. With the embedded default (SQLite, no Stripe key) it migrates
     the database on start and needs nothing else."""
     settings = ensure_secret_key(load_settings())
+    host, port = listen_address(settings, host, port)
     if "billhook_base_url" not in settings.model_fields_set:
         # Links, redirects and the embedded sandbox's webhooks must reach this very server.
         settings.billhook_base_url = f"http://{host}:{port}"
     configure_logging(settings.log_level, settings.log_format)
-    typer.echo(f"Billhook listening on http://{host}:{port} (database: {_safe_url(settings.database_url)})")
+    debug = settings.log_level == "DEBUG"
+    try:
+        checked = asyncio.run(preflight(settings))
+    except (StartupError, CatalogError) as exc:
+        _stop(exc, debug=debug)
+    if checked.uses_example_catalog:
+        typer.echo(missing_catalog_note(settings.billhook_catalog), err=True)
+    _run_server(settings, host, port, debug=debug)
+
+
+def listen_address(settings: Settings, host: str | None, port: int | None) -> tuple[str, int]:
+    """Flags first; else the host and port of a local ``BILLHOOK_BASE_URL`` (as ``billhook init``
+    writes it), so the service listens where its own links point; else 127.0.0.1:8000."""
+    if "billhook_base_url" in settings.model_fields_set:
+        parts = urlsplit(settings.billhook_base_url)
+        if parts.hostname in _LOCAL_HOSTS:
+            default_port = parts.port or (443 if parts.scheme == "https" else 80)
+            return host or parts.hostname or DEFAULT_HOST, port or default_port
+    return host or DEFAULT_HOST, port or DEFAULT_PORT
+
+
+def _run_server(settings: Settings, host: str, port: int, *, debug: bool) -> None:
+    from billhook.app import create_app  # noqa: PLC0415 (the whole application: only here)
+    from billhook.inbox.endpoints import WebhookFastPath  # noqa: PLC0415
+    from billhook.kit.heap import settle_heap  # noqa: PLC0415
+
     # Webhooks skip the app's routing and middleware stack (see WebhookFastPath); the rest is the app.
-    app = WebhookFastPath(create_app(settings))
+    guard = StartupGuard(WebhookFastPath(create_app(settings)), keep_traceback=debug)
     settle_heap()
+    database = _safe_url(settings.database_url)
+
+    def listening() -> None:
+        typer.echo(f"Billhook listening on http://{host}:{port} (database: {database})")
+
     # log_config=None: uvicorn's loggers go through configure_logging (JSON with LOG_FORMAT=json)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
+    config = uvicorn.Config(
+        guard, host=host, port=port, log_level="warning", access_log=False, log_config=None, lifespan="on"
+    )
+    quiet = _DropLine(_STARTUP_FAILED)
+    logging.getLogger("uvicorn.error").addFilter(quiet)
+    try:
+        AnnouncingServer(config, listening).run()
+    except SystemExit:  # uvicorn exits 3 when the application's start-up failed
+        if guard.failure is None:
+            raise
+    finally:
+        logging.getLogger("uvicorn.error").removeFilter(quiet)
+    if guard.failure is not None:
+        _stop(guard.failure, debug=debug)
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Says it is listening once the sockets are bound, not before (and not if start-up failed)."""
+
+    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_listening = on_listening
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self.on_listening()
+
+
+class StartupGuard:
+    """Keeps the exception of a failed application start-up for one ``error:`` line.
+
+    Starlette reports a failed lifespan start-up to the server with the formatted traceback,
+    which uvicorn logs whole; outside ``LOG_LEVEL=DEBUG`` that text is left out and the caller
+    prints the exception in one line instead.
+    """
+
+    def __init__(self, app: ASGIApp, *, keep_traceback: bool) -> None:
+        self.app, self.keep_traceback = app, keep_traceback
+        self.failure: BaseException | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def report(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and not self.keep_traceback:
+                message = {**message, "message": ""}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, report)
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+
+class _DropLine(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.text
+
+
+def _stop(exc: BaseException, *, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exception(exc)
+    typer.echo(f"error: {startup_message(exc)}", err=True)
+    raise typer.Exit(1)
 
 
 def _safe_url(url: str) -> str:
