@@ -97,6 +97,12 @@ class SandboxCatalogSync:
         if catalog_path(self.runtime.settings) is not None:
             self._task = asyncio.create_task(self._run(), name="sandbox-catalog-sync")
 
+    def pending(self) -> str | None:
+        """Not ready until the catalog is in the sandbox: a checkout before that finds no price."""
+        if self._task is not None and not self.done.is_set():
+            return "starting: the catalog is being pushed to the sandbox"
+        return None
+
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()

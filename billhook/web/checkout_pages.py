@@ -23,7 +23,7 @@ from billhook.accounts.deps import (
     set_csrf_cookie,
 )
 from billhook.catalog.service import active_catalog
-from billhook.checkout.completion import complete_from_redirect, verify_success
+from billhook.checkout.completion import verify_success
 from billhook.checkout.deps import CheckoutDepsDep
 from billhook.checkout.service import CheckoutDeps, CheckoutInput, release_claim, start_checkout
 from billhook.checkout.success import InvalidSuccessToken
@@ -31,6 +31,7 @@ from billhook.errors import BillhookError
 from billhook.http.deps import RuntimeDep, get_runtime
 from billhook.kit.formatting import format_date, format_money
 from billhook.models import Payment, User
+from billhook.payments.checkout_sync import complete_from_redirect
 from billhook.runtime import Runtime
 from billhook.subscriptions.management import (
     ManagementDeps,
