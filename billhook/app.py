@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from billhook import __version__
 from billhook.accounts import endpoints as accounts_api
 from billhook.accounts.deps import authentication
+from billhook.admin import pages as admin_pages
 from billhook.bookings import endpoints as bookings_api
 from billhook.bootstrap import SANDBOX_MOUNT, build_runtime
 from billhook.catalog import endpoints as catalog_api
@@ -67,6 +68,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         checkout_pages.router,
         auth_pages.router,
         mailbox.router,
+        admin_pages.router,
     ):
         app.include_router(router)
     if runtime.sandbox is not None:
