@@ -19,8 +19,21 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
+def _still_starting(runtime: Runtime) -> str | None:
+    """What a service is still doing before requests can succeed (e.g. pushing the catalog)."""
+    for service in runtime.services:
+        pending = getattr(service, "pending", None)
+        reason = pending() if callable(pending) else None
+        if reason:
+            return str(reason)
+    return None
+
+
 async def _dependency_failure(runtime: Runtime) -> str | None:
     """Name the first dependency that does not answer, or None when all do."""
+    starting = _still_starting(runtime)
+    if starting:
+        return starting
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -34,7 +47,11 @@ async def _dependency_failure(runtime: Runtime) -> str | None:
     return None
 
 
-@router.get("/readyz", summary="The database (and Redis, when configured) answer", response_model=None)
+@router.get(
+    "/readyz",
+    summary="Start-up has finished and the database (and Redis, when configured) answer",
+    response_model=None,
+)
 async def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
     failure = await _dependency_failure(runtime)
     if failure:
