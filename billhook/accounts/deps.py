@@ -67,7 +67,7 @@ AccountsDep = Annotated[Accounts, Depends(accounts_for)]
 
 
 def get_login_throttle(runtime: RuntimeDep, cache: CacheDep) -> LoginThrottle:
-    return LoginThrottle(cache, account_policy(runtime.settings).throttle)
+    return LoginThrottle(cache, account_policy(runtime.settings).throttle, runtime.clock)
 
 
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]

@@ -83,9 +83,10 @@ async def password_reset(
 
 @router.post("/auth/password-reset/confirm", summary="Set a new password with a reset token")
 async def password_reset_confirm(
-    body: schemas.PasswordResetConfirm, runtime: RuntimeDep, accounts: AccountsDep
+    body: schemas.PasswordResetConfirm, runtime: RuntimeDep, accounts: AccountsDep, throttle: LoginThrottleDep
 ) -> schemas.Accepted:
-    await accounts.confirm_password_reset(body.token, body.password, runtime.clock.now())
+    user = await accounts.confirm_password_reset(body.token, body.password, runtime.clock.now())
+    await throttle.succeeded(user.email)  # a reset always gets its owner back in at once
     return schemas.Accepted(status="password_changed", message="sign in with the new password")
 
 

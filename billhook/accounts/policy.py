@@ -10,19 +10,17 @@ from billhook.config import Settings
 
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
-    """Failed logins per account and per client address within a sliding-from-first window.
+    """Failed logins per account and per client address, counted for ``window`` from the first.
 
-    Past ``*_slow_after`` failures every attempt waits (doubling from ``base_delay`` up to
-    ``max_delay``); at ``*_block_after`` the answer is 429 until the window ends.
+    Past ``*_slow_after`` failures each further failure makes the next attempt wait, doubling
+    from ``base_delay_seconds`` up to ``max_delay_seconds``; never a lock (see ``throttle``).
     """
 
     window: timedelta = timedelta(minutes=15)
     account_slow_after: int = 3
-    account_block_after: int = 10
     address_slow_after: int = 10
-    address_block_after: int = 50
-    base_delay_seconds: float = 0.25
-    max_delay_seconds: float = 3.0
+    base_delay_seconds: float = 1.0
+    max_delay_seconds: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)

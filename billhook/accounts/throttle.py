@@ -1,16 +1,25 @@
-"""Login throttling: counters of failures per account and per client address, kept in the cache."""
+"""Login throttling that slows guessing without ever locking anyone out.
+
+Failures are counted per account and per client address (in the cache, forgotten ``window``
+after the first). Past a few free failures each further one earns a wait that doubles up to a
+cap; an attempt during the wait is answered 429 with ``Retry-After``, and nothing else happens.
+Once the wait is over the right password works, whoever kept failing meanwhile: there is no
+permanent lock for an attacker to trigger on someone else's email (OWASP's "Blocking Brute
+Force Attacks": lockouts are themselves a denial of service). A confirmed password reset clears
+the account's count, so the reset path always gets its owner back in at once.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+import math
 
 from billhook.accounts.errors import LoginThrottled
 from billhook.accounts.policy import ThrottlePolicy
 from billhook.cache import BillhookCache
+from billhook.kit.clock import Clock
 
-Sleep = Callable[[float], Awaitable[None]]
+Key = tuple[str, str, str]
 
 
 def _digest(value: str) -> str:
@@ -19,36 +28,50 @@ def _digest(value: str) -> str:
 
 
 class LoginThrottle:
-    def __init__(self, cache: BillhookCache, policy: ThrottlePolicy, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, cache: BillhookCache, policy: ThrottlePolicy, clock: Clock) -> None:
         self._cache = cache
         self._policy = policy
-        self._sleep = sleep
+        self._clock = clock
 
-    def _keys(self, email: str, address: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
-        return ("login-failures", "account", _digest(email)), ("login-failures", "address", _digest(address))
+    def _limits(self, email: str, address: str) -> list[tuple[str, str, int]]:
+        policy = self._policy
+        return [
+            ("account", _digest(email), policy.account_slow_after),
+            ("address", _digest(address), policy.address_slow_after),
+        ]
 
     async def before_attempt(self, email: str, address: str) -> None:
-        """Refuse (429) a blocked account or address; otherwise wait as long as the failures earn."""
-        account_key, address_key = self._keys(email, address)
-        account = await self._cache.count(*account_key)
-        by_address = await self._cache.count(*address_key)
-        policy = self._policy
-        if account >= policy.account_block_after or by_address >= policy.address_block_after:
+        """429 with ``retry_after_seconds`` while the account or the address is made to wait."""
+        now = self._clock.now().timestamp()
+        wait = 0.0
+        for scope, digest, _free in self._limits(email, address):
+            until = await self._cache.get("login-wait", scope, digest)
+            if until is not None:
+                wait = max(wait, float(until) - now)
+        if wait > 0:
+            seconds = math.ceil(wait)
             raise LoginThrottled(
-                "too many failed sign-in attempts; wait a few minutes and try again",
-                retry_after_seconds=int(policy.window.total_seconds()),
+                f"too many failed sign-in attempts; try again in {seconds} seconds",
+                retry_after_seconds=seconds,
             )
-        excess = max(account - policy.account_slow_after, by_address - policy.address_slow_after, -1)
-        if excess >= 0:
-            delay = min(policy.base_delay_seconds * (2**excess), policy.max_delay_seconds)
-            await self._sleep(delay)
 
     async def failed(self, email: str, address: str) -> None:
-        ttl = self._policy.window.total_seconds()
-        for key in self._keys(email, address):
-            await self._cache.incr(*key, ttl_seconds=ttl)
+        """Count a failure; past the free ones, make the next attempt wait (doubling, capped)."""
+        policy = self._policy
+        now = self._clock.now().timestamp()
+        for scope, digest, free in self._limits(email, address):
+            failures = await self._cache.incr(
+                "login-failures", scope, digest, ttl_seconds=policy.window.total_seconds()
+            )
+            if failures > free:
+                delay = min(policy.base_delay_seconds * 2 ** (failures - free - 1), policy.max_delay_seconds)
+                await self._cache.set("login-wait", scope, digest, value=now + delay, ttl_seconds=delay)
 
     async def succeeded(self, email: str) -> None:
-        """A correct password clears the account's count (not the address's: one IP, many accounts)."""
-        account_key, _ = self._keys(email, "")
-        await self._cache.delete(*account_key)
+        """The right password, or a confirmed reset, clears the account's count and wait.
+
+        Not the address's: one address trying many accounts stays slowed.
+        """
+        digest = _digest(email)
+        await self._cache.delete("login-failures", "account", digest)
+        await self._cache.delete("login-wait", "account", digest)

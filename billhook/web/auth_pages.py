@@ -157,15 +157,18 @@ async def reset_request(
 
 
 @router.post("/reset/confirm", response_class=HTMLResponse)
-async def reset_confirm(request: Request, runtime: RuntimeDep, accounts: AccountsDep) -> Response:
+async def reset_confirm(
+    request: Request, runtime: RuntimeDep, accounts: AccountsDep, throttle: LoginThrottleDep
+) -> Response:
     fields = await form_fields(request, runtime)
     if isinstance(fields, HTMLResponse):
         return fields
     token = fields.get("token", "")
     try:
-        await accounts.confirm_password_reset(token, fields.get("password", ""), runtime.clock.now())
+        user = await accounts.confirm_password_reset(token, fields.get("password", ""), runtime.clock.now())
     except (InvalidInput, BadToken) as exc:
         template = "reset_confirm.html" if isinstance(exc, InvalidInput) else "reset_request.html"
         context = {"token": token, "error": exc.message}
         return render(request, template, context, status_code=exc.status_code)
+    await throttle.succeeded(user.email)  # a reset always gets its owner back in at once
     return redirect("/login?reset=1")

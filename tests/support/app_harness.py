@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from tests.support.databases import make_settings
 
 EXAMPLE_CATALOG = Path(__file__).resolve().parents[2] / "billhook.toml"
 TEST_THROTTLE = ThrottlePolicy(
-    account_slow_after=2, account_block_after=5, address_slow_after=8, address_block_after=12
+    account_slow_after=2, address_slow_after=8, base_delay_seconds=1.0, max_delay_seconds=8.0
 )
 
 
@@ -41,7 +41,6 @@ class Harness:
     client: httpx.AsyncClient
     clock: FrozenClock
     cache: BillhookCache
-    sleeps: list[float] = field(default_factory=list)
 
     async def register(self, email: str = "ada@example.com", password: str = "correct horse") -> Any:
         response = await self.client.post("/api/auth/register", json={"email": email, "password": password})
@@ -71,12 +70,7 @@ async def harness(database_url: str, **overrides: Any) -> AsyncIterator[Harness]
     install_error_handlers(app)
     for router in (accounts_router, catalog_router, entitlements_router, auth_pages_router, pages_router):
         app.include_router(router)
-    sleeps: list[float] = []
-
-    async def record_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    app.dependency_overrides[get_login_throttle] = lambda: LoginThrottle(cache, TEST_THROTTLE, record_sleep)
+    app.dependency_overrides[get_login_throttle] = lambda: LoginThrottle(cache, TEST_THROTTLE, clock)
     cheap = Passwords.for_tests()
     app.dependency_overrides[get_passwords] = lambda: cheap
     await runtime.start()
@@ -86,7 +80,7 @@ async def harness(database_url: str, **overrides: Any) -> AsyncIterator[Harness]
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Harness(app, runtime, client, clock, cache, sleeps)
+            yield Harness(app, runtime, client, clock, cache)
     finally:
         if cache.is_redis:
             await cache.backend.delete_match("billhook:v1:*")

@@ -130,7 +130,7 @@ async def test_wrong_passwords_are_shown_then_throttled(h: Harness) -> None:
     wrong = await submit(h.client, "/login", "/login", email="ada@example.com", password="wrong password")
     assert wrong.status_code == 401
     assert "email or password is incorrect" in wrong.text
-    for _ in range(TEST_THROTTLE.account_block_after - 1):
+    for _ in range(TEST_THROTTLE.account_slow_after):
         await submit(h.client, "/login", "/login", email="ada@example.com", password="wrong password")
     blocked = await submit(h.client, "/login", "/login", email="ada@example.com", password="correct horse")
     assert blocked.status_code == 429
