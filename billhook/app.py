@@ -11,6 +11,7 @@ from billhook import __version__
 from billhook.accounts import endpoints as accounts_api
 from billhook.accounts.deps import authentication
 from billhook.admin import pages as admin_pages
+from billhook.analytics import endpoints as analytics_api
 from billhook.bookings import endpoints as bookings_api
 from billhook.bootstrap import SANDBOX_MOUNT, build_runtime
 from billhook.catalog import endpoints as catalog_api
@@ -64,6 +65,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         subscription_api.router,
         payments_api.router,
         bookings_api.router,
+        analytics_api.router,
         pages.router,
         checkout_pages.router,
         auth_pages.router,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -56,6 +57,28 @@ def _split_list(value: Any) -> Any:
     return value
 
 
+def _currency_code(value: str) -> str:
+    code = value.strip().lower()
+    if len(code) != 3 or not code.isalpha():
+        raise ValueError(f"{value!r} is not a three-letter currency code")
+    return code
+
+
+def _parse_rates(value: str) -> dict[str, Decimal]:
+    """``eur=1.08,gbp=1.27`` -> {"eur": Decimal("1.08"), ...}; every rate positive."""
+    rates: dict[str, Decimal] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        code, sep, rate = pair.partition("=")
+        try:
+            amount = Decimal(rate.strip())
+        except InvalidOperation:
+            amount = Decimal(0)
+        if not sep or not amount.is_finite() or amount <= 0:
+            raise ValueError(f"{pair!r} is not CURRENCY=RATE with a positive rate, e.g. eur=1.08")
+        rates[_currency_code(code)] = amount
+    return rates
+
+
 def _check_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -94,6 +117,10 @@ class Settings(BaseSettings):
     billhook_allow_test_keys: bool = False
     log_level: str = "INFO"
     log_format: str = "console"
+    # Analytics: a reporting currency only with rates the operator sets (never looked up):
+    # BILLHOOK_REPORTING_RATES="eur=1.08,gbp=1.27" is what one unit of each is worth in it.
+    billhook_reporting_currency: str = "usd"
+    billhook_reporting_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
 
     stripe_secret_key: str | None = None
     stripe_publishable_key: str | None = None
@@ -125,6 +152,16 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("billhook_reporting_rates", mode="before")
+    @classmethod
+    def _reporting_rates(cls, value: Any) -> Any:
+        return _parse_rates(value) if isinstance(value, str) else value
+
+    @field_validator("billhook_reporting_currency")
+    @classmethod
+    def _reporting_currency(cls, value: str) -> str:
+        return _currency_code(value)
 
     @field_validator("database_url", "billhook_sandbox_database_url")
     @classmethod

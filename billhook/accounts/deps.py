@@ -25,7 +25,7 @@ from billhook.accounts.service import Accounts
 from billhook.accounts.throttle import LoginThrottle
 from billhook.accounts.tokens import ACCESS, TokenClaims, TokenSigner
 from billhook.cache import BillhookCache
-from billhook.errors import Unauthorized, Unavailable
+from billhook.errors import NotFound, Unauthorized, Unavailable
 from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.models import User
 from billhook.runtime import Runtime
@@ -207,3 +207,14 @@ def require_role(*roles: str) -> Callable[[User], Awaitable[User]]:
         return user
 
     return dependency
+
+
+async def admin_only(user: CurrentUser) -> User:
+    """Admins only, and the route does not exist for anyone else: 401 when anonymous (as every
+    API route), 404 for a signed-in user without the admin role (no probing of admin routes)."""
+    if user.role != "admin" or not user.is_active:
+        raise NotFound("Not Found")
+    return user
+
+
+AdminOnly = Annotated[User, Depends(admin_only)]

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from billhook.analytics.schemas import Movements
+from billhook.kit.money import decimals
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
@@ -96,9 +97,21 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def convert(amount: int, rate: Decimal) -> int:
-    """An amount in minor units converted with an operator-configured rate, rounded half up.
+def convert(amount: int, source: str, target: str, rate: Decimal) -> Decimal:
+    """Minor units of ``source`` as (unrounded) minor units of ``target`` at ``rate`` (what one
+    unit of ``source`` is worth in ``target``), respecting each currency's decimals (JPY has none)."""
+    return Decimal(amount).scaleb(-decimals(source)) * rate * Decimal(1).scaleb(decimals(target))
 
-    Both currencies are assumed to have the same minor-unit exponent; the caller checks.
-    """
-    return int((Decimal(amount) * rate).quantize(Decimal(1), ROUND_HALF_UP))
+
+def reporting_total(amounts: Mapping[str, int], target: str, rates: Mapping[str, Decimal]) -> int | None:
+    """The sum of per-currency amounts in ``target``, or ``None`` if a currency has no rate: a
+    total that silently left one out would be wrong, not partial."""
+    total = Decimal(0)
+    for code, amount in amounts.items():
+        if amount == 0:
+            continue
+        rate = Decimal(1) if code == target else rates.get(code)
+        if rate is None:
+            return None
+        total += convert(amount, code, target, rate)
+    return int(total.quantize(Decimal(1), ROUND_HALF_UP))

@@ -158,6 +158,15 @@ async def churned_customers(
     return int(churned), int(joined_count)
 
 
+async def mrr_changes_since(session: AsyncSession, at: datetime) -> dict[str, int]:
+    """Per currency, the MRR change effective at or after ``at`` (MRR then = MRR now less this)."""
+    m = MrrMovement
+    statement = (
+        select(m.currency, _sum(m.mrr_after - m.mrr_before)).where(m.effective_at >= at).group_by(m.currency)
+    )
+    return {str(code): int(total) for code, total in (await session.execute(statement)).all()}
+
+
 async def ledger_currencies(session: AsyncSession) -> list[str]:
     return list((await session.scalars(select(MrrMovement.currency).distinct())).all())
 

@@ -6,8 +6,9 @@ Read-only: nothing here writes or commits. Every figure is defined in docs/analy
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +25,7 @@ from billhook.analytics.schemas import (
     SeriesPoint,
 )
 
-__all__ = ["operations", "overview", "parse_period"]
+__all__ = ["operations", "overview", "parse_period", "reporting_mrr"]
 
 DEFAULT_CURRENCY = "usd"
 
@@ -146,6 +147,17 @@ async def overview(session: AsyncSession, period: Period, *, currency: str | Non
         customers_at_start=customers_at_start,
         churned_customers=churned,
     )
+
+
+async def reporting_mrr(
+    session: AsyncSession, at: datetime, *, currency: str, rates: Mapping[str, Decimal]
+) -> int | None:
+    """All currencies' MRR at ``at`` in the reporting ``currency``, with the operator's ``rates``
+    only (never looked up); ``None`` when a currency with MRR has no rate."""
+    stocks = await repo.stock_by_currency(session)
+    later = await repo.mrr_changes_since(session, at)
+    amounts = {code: stocks.get(code, repo.Stock()).mrr - later.get(code, 0) for code in {*stocks, *later}}
+    return d.reporting_total(amounts, currency, rates)
 
 
 async def operations(session: AsyncSession, period: Period) -> OperationsSummary:
