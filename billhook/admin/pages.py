@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.accounts.deps import CacheDep
-from billhook.admin import repository, service
+from billhook.admin import charts, repository, service
 from billhook.admin.filters import (
     STATUSES,
     Cursor,
@@ -28,11 +28,15 @@ from billhook.admin.filters import (
     search_text,
 )
 from billhook.admin.rendering import AdminDep, AdminRoute, action_form, page, redirect, text, texts
+from billhook.analytics.service import operations as operations_summary
+from billhook.analytics.service import overview as overview_figures
+from billhook.analytics.service import parse_period
 from billhook.checkout.deps import ActionsDep, ProviderDep
 from billhook.entitlements.rules import Entitlements, resulting_role
 from billhook.entitlements.service import entitlements_for, grace_period
 from billhook.errors import InvalidInput, NotFound
 from billhook.http.deps import RuntimeDep, SessionDep
+from billhook.kit.money import validate_currency
 from billhook.payments.stats import invalidate_payment_stats
 from billhook.subscriptions.management import ManagementDeps
 
@@ -71,6 +75,42 @@ async def stylesheet(_admin: AdminDep) -> Response:
         media_type="text/css",
         headers={"Cache-Control": "private, max-age=3600"},
     )
+
+
+# -- overview -------------------------------------------------------------------------------------
+
+
+def _currency(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return validate_currency(value)
+    except ValueError:
+        raise InvalidInput("currency: use a three-letter code such as usd", field="currency") from None
+
+
+@router.get("")
+async def overview(request: Request, session: SessionDep, runtime: RuntimeDep, admin: AdminDep) -> Response:
+    """The figures of docs/analytics.md for one period and currency, with their charts."""
+    params, now = request.query_params, runtime.clock.now()
+    preset = (params.get("period") or "30d").strip().lower()
+    custom = preset == "custom"
+    start, end = (params.get("from") or None, params.get("to") or None) if custom else (None, None)
+    period = parse_period(preset, start, end, params.get("interval") or None, now)
+    figures = await overview_figures(session, period, currency=_currency(params.get("currency")), now=now)
+    series, currency = figures.series, figures.currency
+    context = {
+        "overview": figures,
+        "picked": {"period": preset, "start": start or "", "end": end or ""},
+        "ignored_dates": not custom and bool(params.get("from") or params.get("to")),
+        "charts": {
+            "mrr": charts.mrr_chart(series, period.interval, currency),
+            "movements": charts.movements_chart(series, period.interval, currency),
+            "subscribers": charts.subscribers_chart(series, period.interval),
+            "payments": charts.payments_chart(series, period.interval),
+        },
+    }
+    return page(request, "overview.html", context, user=admin)
 
 
 # -- lists ------------------------------------------------------------------------------------------
@@ -236,11 +276,13 @@ async def cancel(
 
 
 @router.get("/operations")
-async def operations(request: Request, session: SessionDep, admin: AdminDep) -> Response:
+async def operations(request: Request, session: SessionDep, runtime: RuntimeDep, admin: AdminDep) -> Response:
+    period = parse_period(request.query_params.get("period") or "30d", None, None, None, runtime.clock.now())
     context = {
         "lists": await repository.operations_lists(session),
         "notice": _notice(request),
-        "summary": None,
+        "summary": await operations_summary(session, period),
+        "summary_period": period,
     }
     return page(request, "operations.html", context, user=admin)
 

@@ -214,3 +214,34 @@ async def test_the_customer_page_shows_access_and_why(h: Harness) -> None:
     assert 'action="/admin/subscriptions/' in page.text  # a live subscription can be canceled here
     missing = await admin.get("/admin/customers/cus_nobody")
     assert missing.status_code == 404
+
+
+async def test_the_overview_shows_the_figures_and_inline_charts_without_script(h: Harness) -> None:
+    admin = await signed_in(h, "root@example.com", role="admin")
+    page = await admin.get("/admin", params={"period": "quarter", "interval": "week", "currency": "eur"})
+    assert page.status_code == 200
+    for figure in ("mrr", "arr", "trial-mrr", "movement-net-new", "net-revenue-retention", "recovery-rate"):
+        assert f'id="{figure}"' in page.text
+    assert '<dd id="mrr">€0.00</dd>' in page.text
+    assert page.text.count("<svg") == 4
+    assert "<script" not in page.text
+    assert "src=" not in page.text and "@import" not in page.text
+
+
+async def test_the_overview_refuses_a_bad_period_with_a_message(h: Harness) -> None:
+    admin = await signed_in(h, "root@example.com", role="admin")
+    cases = [
+        {"period": "decade"},
+        {"period": "custom"},
+        {"period": "custom", "from": "2026-13-01"},
+        {"period": "custom", "from": "2026-12-01", "to": "2026-11-01"},
+        {"interval": "hour"},
+        {"currency": "dollars"},
+        {"period": "custom", "from": "2000-01-01", "to": "2026-01-01", "interval": "day"},
+    ]
+    for params in cases:
+        response = await admin.get("/admin", params=params)
+        assert response.status_code == 422, params
+        assert 'id="error"' in response.text
+    ignored = await admin.get("/admin", params={"period": "month", "from": "2026-01-01"})
+    assert ignored.status_code == 200 and 'id="ignored"' in ignored.text
