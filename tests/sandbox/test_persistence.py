@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from billhook.providers.sandbox import SandboxConfig
+from billhook.providers.sandbox.store import Store, events
 from tests.support.sandbox import Harness, start_server
 from tests.support.sandbox_factories import make_price, subscribe
 
@@ -64,3 +69,22 @@ async def test_ensure_webhook_endpoint_reuses_one_endpoint_per_url(sandbox: Harn
     assert other[0] != first[0]
     listed = await sandbox.client.v1.webhook_endpoints.list_async()
     assert sorted(e.url for e in listed.data if e.url.startswith(url)) == [url, f"{url}/other"]
+
+
+async def test_a_sandbox_database_from_before_event_retention_is_brought_up_to_date(
+    empty_database_url: str,
+) -> None:
+    before = MetaData()
+    Table("sandbox_events", before, *(c._copy() for c in events.columns if c.name != "kept_from"))
+    engine = create_async_engine(empty_database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(before.create_all)
+    await engine.dispose()
+    store = Store(SandboxConfig(database_url=empty_database_url))
+    try:
+        await store.create_tables()
+        async with store.transaction() as tx:
+            await tx.emit("customer.created", {"id": "cus_1", "object": "customer"})
+            assert [e["type"] for e in await tx.list_events(None, {})] == ["customer.created"]
+    finally:
+        await store.dispose()

@@ -168,3 +168,44 @@ async def test_webhook_endpoints_list_and_delete(sandbox: Harness) -> None:
     deleted = await sandbox.client.v1.webhook_endpoints.delete_async(endpoints.data[0].id)
     assert deleted.deleted is True
     assert (await sandbox.client.v1.webhook_endpoints.list_async()).data == []
+
+
+async def no_delivery_pending(h: Harness) -> None:
+    deadline = asyncio.get_running_loop().time() + 20
+    while any(d["state"] == "pending" for d in await deliveries(h, limit=1000)):
+        assert asyncio.get_running_loop().time() < deadline, "a delivery is still pending"
+        await asyncio.sleep(0.02)
+
+
+async def test_an_event_owed_to_an_endpoint_outlives_a_long_jump_and_is_delivered(
+    sandbox: Harness,
+) -> None:
+    await sandbox.add_endpoint()
+    await sandbox.api("POST", "/v1/test_helpers/sandbox/chaos", delay="0.5")
+    customer = await make_customer(sandbox)
+    await sandbox.advance(days=40)  # before the delivery is due in real time
+
+    await sandbox.wait_for(lambda: len(sandbox.receiver.deliveries) == 1)
+    assert json.loads(sandbox.receiver.deliveries[0].payload)["data"]["object"]["id"] == customer.id
+    await no_delivery_pending(sandbox)
+    await sandbox.advance(days=29)  # retention counts from the delivery
+    assert await sandbox.event_types() == ["customer.created"]
+    await sandbox.advance(days=2)
+    assert await sandbox.event_types() == []
+
+
+async def test_a_year_long_jump_delivers_every_event_in_order(sandbox: Harness) -> None:
+    await sandbox.add_endpoint()
+    await subscribe(sandbox, await make_price(sandbox))
+    await sandbox.advance(days=400)
+    await no_delivery_pending(sandbox)
+
+    log = await deliveries(sandbox, limit=1000)
+    assert log and all(d["state"] == "succeeded" and d["attempt"] == 1 for d in log)
+    sent = [json.loads(d.payload) for d in sandbox.receiver.deliveries]
+    assert len(sent) == len(log) == len({e["id"] for e in sent})
+    assert [e["created"] for e in sent] == sorted(e["created"] for e in sent)  # in the clock's order
+    assert sum(e["type"] == "invoice.paid" for e in sent) == 14  # the first, and 13 renewals
+    # Still listed: whatever was delivered in the last 30 days of sandbox time.
+    listed = await sandbox.client.v1.events.list_async(params={"limit": 100})
+    assert {e.id for e in listed.data} <= {e["id"] for e in sent} and listed.data

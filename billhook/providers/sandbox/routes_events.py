@@ -39,8 +39,6 @@ async def list_events(call: Call) -> Doc:
     if event_type and types:
         raise invalid("types", "You cannot pass both `type` and `types`.")
     bounds = _created(p)
-    retention = tx.now() - tx.config.event_retention_days * DAY
-    bounds["gte"] = max(bounds.get("gte", retention), retention)
     found = await tx.list_events(event_type, bounds)
     if types:
         found = [e for e in found if e["type"] in types]
@@ -49,9 +47,8 @@ async def list_events(call: Call) -> Doc:
 
 @router.route("GET", "/v1/events/{id}")
 async def get_event(call: Call) -> Doc:
-    tx = call.tx
-    event = await tx.get_event(call.arg("id"))
-    if event is None or event["created"] < tx.now() - tx.config.event_retention_days * DAY:
+    event = await call.tx.get_event(call.arg("id"))
+    if event is None:
         raise ResourceMissing("event", call.arg("id"))
     return event
 

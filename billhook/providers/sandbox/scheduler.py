@@ -7,7 +7,6 @@ clock to that moment before acting, so events carry the times at which they woul
 from __future__ import annotations
 
 from . import checkout, invoices, subscriptions
-from .config import DAY
 from .errors import StripeError
 from .store import Doc, Store, Tx
 from .timers import due_at
@@ -25,7 +24,7 @@ async def advance(store: Store, seconds: int) -> int:
             doc = await tx.next_due(target)
             if doc is None:
                 await _set_now(tx, target)
-                await tx.purge_events(target - tx.config.event_retention_days * DAY)
+                await tx.purge_events()
                 return target
             due = _due_of(doc)
             if due > tx.now():

@@ -27,16 +27,21 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
+    or_,
     select,
+    text,
     update,
 )
 from sqlalchemy import (
     event as sa_event,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 
-from .config import API_VERSION, SandboxConfig
+from .config import API_VERSION, DAY, SandboxConfig
 from .errors import ResourceMissing
 from .ids import new_id
 from .timers import due_at
@@ -66,6 +71,10 @@ events = Table(
     Column("type", String(128), index=True, nullable=False),
     Column("created", BigInteger, index=True, nullable=False),
     Column("data", JSON, nullable=False),
+    # Sandbox time from which the 30-day retention counts: when the event was delivered to every
+    # endpoint owed it, or when it was due (no endpoint wanted it). NULL while a delivery is owed,
+    # so no event is purged before it reaches its endpoints however far the clock jumps.
+    Column("kept_from", BigInteger, index=True),
 )
 
 idempotency_keys = Table(
@@ -117,12 +126,28 @@ def _lookup_of(doc: Doc) -> str | None:
     return None
 
 
+def _retained(since: int) -> ColumnElement[bool]:
+    return or_(events.c.kept_from.is_(None), events.c.kept_from >= since)
+
+
 def _sqlite_pragmas(connection: Any, _: Any) -> None:
     """WAL and normal sync: the sandbox commits after every request, and its state is test data."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _add_missing_columns(connection: Connection) -> None:
+    """Bring a sandbox database made by an older Billhook up to date: ``create_all`` makes missing
+    tables but not the nullable columns added since (the sandbox has no migrations of its own)."""
+    inspector = inspect(connection)
+    for table in tables.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 class Store:
@@ -144,6 +169,7 @@ class Store:
     async def create_tables(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(tables.create_all)
+            await conn.run_sync(_add_missing_columns)
         async with self.transaction() as tx:
             self.clock_offset = int(await tx.get_state("clock_offset", 0))
 
@@ -281,8 +307,15 @@ class Tx:
         }
         if self.store.planner is not None:
             event["pending_webhooks"] = await self.store.planner(self, event)
+        owed = await self.deliveries_owed(event["id"])
         await self.conn.execute(
-            insert(events).values(id=event["id"], type=event_type, created=event["created"], data=event)
+            insert(events).values(
+                id=event["id"],
+                type=event_type,
+                created=event["created"],
+                data=event,
+                kept_from=None if owed else event["created"],
+            )
         )
         self.emitted += 1
         return event
@@ -295,8 +328,29 @@ class Tx:
             return None
         return await self.emit(event_type, obj, previous)
 
+    async def deliveries_owed(self, event_id: str) -> bool:
+        """Whether some endpoint still waits for this event (a delivery pending or retrying)."""
+        query = select(deliveries.c.seq).where(
+            deliveries.c.event_id == event_id, deliveries.c.state == "pending"
+        )
+        return (await self.conn.execute(query.limit(1))).first() is not None
+
+    async def settle_event(self, event_id: str) -> None:
+        """Start the retention of an event no endpoint waits for any more, at the sandbox's now."""
+        if await self.deliveries_owed(event_id):
+            return
+        await self.conn.execute(
+            update(events)
+            .where(events.c.id == event_id, events.c.kept_from.is_(None))
+            .values(kept_from=self.now())
+        )
+
+    def retention_start(self) -> int:
+        """Events whose retention began before this sandbox time have expired."""
+        return self.now() - self.config.event_retention_days * DAY
+
     async def list_events(self, type_pattern: str | None, created: dict[str, int]) -> list[Doc]:
-        query = select(events.c.data)
+        query = select(events.c.data).where(_retained(self.retention_start()))
         if type_pattern is not None:
             if type_pattern.endswith("*"):
                 query = query.where(events.c.type.like(type_pattern[:-1] + "%"))
@@ -308,12 +362,17 @@ class Tx:
         rows = await self.conn.execute(query.order_by(events.c.seq.desc()))
         return [dict(row[0]) for row in rows]
 
-    async def get_event(self, event_id: str) -> Doc | None:
-        row = (await self.conn.execute(select(events.c.data).where(events.c.id == event_id))).first()
+    async def get_event(self, event_id: str, *, expired: bool = False) -> Doc | None:
+        """The stored event; with ``expired=False`` (the API's view) only while it is retained."""
+        query = select(events.c.data).where(events.c.id == event_id)
+        if not expired:
+            query = query.where(_retained(self.retention_start()))
+        row = (await self.conn.execute(query)).first()
         return None if row is None else dict(row[0])
 
-    async def purge_events(self, before: int) -> None:
-        await self.conn.execute(delete(events).where(events.c.created < before))
+    async def purge_events(self) -> None:
+        """Forget the events whose retention has run out; never one still owed to an endpoint."""
+        await self.conn.execute(delete(events).where(events.c.kept_from < self.retention_start()))
 
     # key-value state and idempotency
 

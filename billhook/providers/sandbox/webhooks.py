@@ -190,7 +190,7 @@ class Deliverer:
             due = list(await tx.conn.execute(query))
             chaos = await current_chaos(tx)
             endpoints = {row.endpoint_id: await tx.get(row.endpoint_id) for row in due}
-            bodies = {row.event_id: await tx.get_event(row.event_id) for row in due}
+            bodies = {row.event_id: await tx.get_event(row.event_id, expired=True) for row in due}
         if chaos.out_of_order:
             random.SystemRandom().shuffle(due)
         for row in due:
@@ -248,10 +248,11 @@ class Deliverer:
                 )
             if ok or row.attempt > len(schedule) or not retry_possible:
                 await self._settle_pending(tx, row.event_id)
+            await tx.settle_event(row.event_id)
 
     async def _settle_pending(self, tx: Tx, event_id: str) -> None:
         """``pending_webhooks`` counts endpoints still owed this event (Stripe's event field)."""
-        event = await tx.get_event(event_id)
+        event = await tx.get_event(event_id, expired=True)
         if event is None:
             return
         event["pending_webhooks"] = max(0, int(event["pending_webhooks"]) - 1)
