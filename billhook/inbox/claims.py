@@ -49,32 +49,6 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def due_candidates(session: AsyncSession, now: datetime, limit: int) -> list[Candidate]:
-    """Due events in provider-created order, at most one per ordering key."""
-    statement = (
-        select(InboxEvent.id, InboxEvent.ordering_key, InboxEvent.status, InboxEvent.attempts)
-        .where(_due(now))
-        .order_by(
-            func.coalesce(InboxEvent.provider_created_at, InboxEvent.received_at),
-            InboxEvent.received_at,
-            InboxEvent.id,
-        )
-        .limit(limit * 4)
-    )
-    seen_keys: set[str] = set()
-    candidates: list[Candidate] = []
-    for row in (await session.execute(statement)).all():
-        event_id, key, status, attempts = row
-        if key is not None:
-            if key in seen_keys:
-                continue
-            seen_keys.add(key)
-        candidates.append(Candidate(event_id, key, status, attempts))
-        if len(candidates) >= limit:
-            break
-    return candidates
-
-
 async def claim(
     session: AsyncSession, candidate: Candidate, token: str, now: datetime, lease: timedelta
 ) -> Claim | None:
@@ -110,35 +84,6 @@ async def claim(
     return Claim(candidate.id, token, candidate.attempts + 1)
 
 
-async def still_owned(session: AsyncSession, claim_: Claim) -> bool:
-    """Touch our lease row first thing in the processing transaction.
-
-    It proves the lease is still ours, and on SQLite makes the transaction's first statement a
-    write, so it holds the write lock from the start instead of failing to upgrade a stale read.
-    """
-    result = await session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id == claim_.id, InboxEvent.locked_by == claim_.token)
-        .values(locked_by=claim_.token)
-        .execution_options(synchronize_session=False)
-    )
-    return _rowcount(result) == 1
-
-
-async def mark_processed(session: AsyncSession, claim_: Claim, now: datetime) -> None:
-    await session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id == claim_.id, InboxEvent.locked_by == claim_.token)
-        .values(
-            status=InboxStatus.PROCESSED.value,
-            processed_at=now,
-            locked_until=None,
-            last_error=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def mark_failed(
     session: AsyncSession, claim_: Claim, error: str, *, dead: bool, next_attempt_at: datetime
 ) -> bool:
@@ -154,3 +99,121 @@ async def mark_failed(
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
+
+
+# -- groups: the due events of one ordering key, claimed and applied together ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Due events of one ordering key, oldest first (a key-less event is a group of its own)."""
+
+    ordering_key: str | None
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed event as the apply step needs it (returned by the claim, no re-read)."""
+
+    claim: Claim
+    type: str
+    ordering_key: str | None
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+async def due_groups(
+    session: AsyncSession, now: datetime, groups: int, per_group: int, skip_keys: frozenset[str] = frozenset()
+) -> list[Group]:
+    """Up to ``groups`` groups of at most ``per_group`` due events, in provider-created order.
+
+    ``skip_keys`` are keys this process is applying already (continuous slots)."""
+    statement = (
+        select(InboxEvent.id, InboxEvent.ordering_key)
+        .where(_due(now))
+        .order_by(
+            func.coalesce(InboxEvent.provider_created_at, InboxEvent.received_at),
+            InboxEvent.received_at,
+            InboxEvent.id,
+        )
+        .limit(max(groups * per_group, 64))
+    )
+    slots: list[tuple[str | None, list[str]]] = []
+    of_key: dict[str, list[str]] = {}
+    for event_id, key in (await session.execute(statement)).all():
+        if key is not None and key in of_key:
+            if len(of_key[key]) < per_group:
+                of_key[key].append(event_id)
+        elif len(slots) < groups and (key is None or key not in skip_keys):
+            ids = [event_id]
+            slots.append((key, ids))
+            if key is not None:
+                of_key[key] = ids
+    return [Group(key, tuple(ids)) for key, ids in slots]
+
+
+async def claim_group(
+    session: AsyncSession, group: Group, token: str, now: datetime, lease: timedelta
+) -> list[Claimed]:
+    """Lease the group's events that are still due to ``token`` in one ``UPDATE … RETURNING``.
+
+    Like :func:`claim`, it takes nothing while another event of the key holds a live lease; on
+    PostgreSQL the advisory lock on the key serialises concurrent claims of one customer."""
+    conditions: list[ColumnElement[bool]] = [InboxEvent.id.in_(group.ids), _due(now)]
+    if group.ordering_key is not None:
+        await hold_until_commit(session, f"inbox:{group.ordering_key}")
+        other = aliased(InboxEvent)
+        live_lease = exists().where(
+            other.ordering_key == group.ordering_key,
+            other.status == InboxStatus.PROCESSING.value,
+            other.locked_until >= now,
+        )
+        conditions.append(~live_lease)
+    result = await session.execute(
+        update(InboxEvent)
+        .where(*conditions)
+        .values(
+            status=InboxStatus.PROCESSING.value,
+            locked_until=now + lease,
+            locked_by=token,
+            attempts=InboxEvent.attempts + 1,
+        )
+        .returning(
+            InboxEvent.id, InboxEvent.attempts, InboxEvent.type, InboxEvent.payload, InboxEvent.received_at
+        )
+        .execution_options(synchronize_session=False)
+    )
+    taken = {row[0]: row for row in result.all()}
+    claimed: list[Claimed] = []
+    for event_id in group.ids:
+        if event_id in taken:
+            _id, attempts, event_type, payload, received_at = taken[event_id]
+            claim_ = Claim(event_id, token, attempts)
+            claimed.append(Claimed(claim_, event_type, group.ordering_key, payload, received_at))
+    return claimed
+
+
+async def still_owned_all(session: AsyncSession, claims: list[Claim]) -> set[str]:
+    """:func:`still_owned` for several claims in one statement; returns the ids still ours."""
+    if not claims:
+        return set()
+    result = await session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_([c.id for c in claims]), InboxEvent.locked_by.in_({c.token for c in claims}))
+        .values(locked_by=InboxEvent.locked_by)
+        .returning(InboxEvent.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars().all())
+
+
+async def mark_all_processed(session: AsyncSession, claims: list[Claim], now: datetime) -> None:
+    if not claims:
+        return
+    await session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_([c.id for c in claims]), InboxEvent.locked_by.in_({c.token for c in claims}))
+        .values(status=InboxStatus.PROCESSED.value, processed_at=now, locked_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )

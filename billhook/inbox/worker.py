@@ -1,10 +1,14 @@
 """``InboxWorker``: applies stored events to the mirror, with leases, retries and dead letters.
 
-One event = one transaction: the handler's mirror writes, its audit entries and outbox jobs,
-and the "processed" mark commit together. A worker killed mid-event leaves an uncommitted
-transaction (rolled back) and a lease that expires; the event is then claimed again. Events of
-one ordering key (a customer) are applied one at a time, oldest first; different keys in
-parallel (on PostgreSQL; SQLite has one writer, so there the worker applies one at a time).
+Events of one ordering key (a customer) are applied one at a time, oldest first; different keys
+in parallel, each in a slot of its own that claims the next group as soon as it is done
+(PostgreSQL; SQLite has one writer, so there the worker has one slot). A slot claims the due
+events of one key together (up to ``batch_size``, one ``UPDATE … RETURNING``) and applies them
+in one transaction: the handlers' mirror writes, audit entries and outbox jobs and the
+"processed" marks commit together, and every object is fetched once for the whole group
+(:mod:`billhook.inbox.fetches`). An event whose handler fails is marked failed on its own and
+the rest of its group applied again without it. A worker killed mid-group leaves an uncommitted
+transaction (rolled back) and leases that expire; the events are then claimed again.
 """
 
 from __future__ import annotations
@@ -14,18 +18,21 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from billhook.db.locks import hold_mirror_of
 from billhook.errors import BillhookError
 from billhook.inbox import metrics
 from billhook.inbox.claims import (
-    Candidate,
     Claim,
-    claim,
-    due_candidates,
+    Claimed,
+    claim_group,
+    due_groups,
+    mark_all_processed,
     mark_failed,
-    mark_processed,
-    still_owned,
+    still_owned_all,
 )
+from billhook.inbox.fetches import SharedFetches, prefetch
 from billhook.inbox.handlers import ROUTES, Handler, HandlerContext
 from billhook.inbox.reconcile import reconcile
 from billhook.kit.ids import new_id
@@ -44,6 +51,8 @@ INBOX_POLICY = RetryPolicy(max_attempts=8, base_delay=timedelta(seconds=5), max_
 @dataclass
 class WorkerOptions:
     concurrency: int = 4
+    # Due events of one key claimed and applied together (one transaction, one fetch per object).
+    batch_size: int = 100
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 0.5
     policy: RetryPolicy = INBOX_POLICY
@@ -65,6 +74,9 @@ class InboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
+        self._wakes = 0  # counts wake-ups, so one that lands while a slot is busy is not lost
+        self._active_keys: set[str] = set()  # keys this worker's slots are applying
+        self.provider_reads = 0  # provider reads made for the events applied (metrics, benchmarks)
         self._last_reconcile: datetime | None = None
         self._next_reconcile: datetime | None = None
 
@@ -85,6 +97,7 @@ class InboxWorker:
     async def start(self) -> None:
         _ = self.provider
         self._stopping.clear()
+        self._wakeup.clear()
         self._task = asyncio.create_task(self._run(), name=f"inbox-worker-{self.name}")
 
     async def aclose(self) -> None:
@@ -97,7 +110,9 @@ class InboxWorker:
 
     def notify(self) -> None:
         """New events were stored: look now rather than at the next poll."""
+        self._wakes += 1
         self._wakeup.set()
+        self._wakeup.clear()
 
     async def drain(self, max_rounds: int = 10_000) -> int:
         """Apply every due event until none is left; returns how many were applied (for tests)."""
@@ -110,17 +125,43 @@ class InboxWorker:
         return applied
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self._maybe_reconcile()
-                done = await self.run_once()
-            except Exception:  # keep the loop alive; the cause is logged and retried next round
-                log.exception("inbox_worker_round_failed", worker=self.name)
-                done = 0
-            if done == 0:
-                self._wakeup.clear()
+        slots = [asyncio.create_task(self._slot(), name=f"inbox-slot-{n}") for n in range(self.concurrency)]
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._maybe_reconcile()
+                except Exception:  # keep reconciling later; the cause is logged
+                    log.exception("inbox_reconcile_round_failed", worker=self.name)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self.options.poll_interval)
+                    await asyncio.wait_for(self._stopping.wait(), max(self.options.poll_interval, 1.0))
+        finally:
+            await asyncio.gather(*slots, return_exceptions=True)
+
+    async def _slot(self) -> None:
+        """Claim one key's due events, apply them, claim the next: no waiting for other slots."""
+        while not self._stopping.is_set():
+            seen = self._wakes
+            try:
+                groups = await self._claim_groups(1)
+                if groups:
+                    await self.apply_group(groups[0])
+                    continue
+            except Exception:  # keep the slot alive; the cause is logged and retried next round
+                log.exception("inbox_worker_round_failed", worker=self.name)
+            await self._idle(seen)
+
+    async def _idle(self, seen: int) -> None:
+        if self._wakes != seen:
+            return  # woken while claiming: look again at once
+        stop = asyncio.ensure_future(self._stopping.wait())
+        wake = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait(
+                {stop, wake}, timeout=self.options.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stop.cancel()
+            wake.cancel()
 
     async def _maybe_reconcile(self) -> None:
         interval = self.options.reconcile_interval
@@ -142,55 +183,105 @@ class InboxWorker:
     # -- one round --------------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Claim up to ``concurrency`` due events (one per key) and apply them; returns how many."""
-        now = self.runtime.clock.now()
-        async with self.runtime.session_factory() as session:
-            candidates = await due_candidates(session, now, self.concurrency)
-        claims = [c for c in [await self._claim(candidate) for candidate in candidates] if c is not None]
-        if not claims:
+        """Claim up to ``concurrency`` groups (one per key) and apply them; returns how many events."""
+        groups = await self._claim_groups(self.concurrency)
+        if not groups:
             return 0
-        await asyncio.gather(*(self.apply(c) for c in claims))
-        return len(claims)
+        outcomes = await asyncio.gather(*(self.apply_group(group) for group in groups))
+        return sum(len(done) for done in outcomes)
 
-    async def _claim(self, candidate: Candidate) -> Claim | None:
+    async def _claim_groups(self, count: int) -> list[list[Claimed]]:
+        """Claim up to ``count`` groups in one transaction, their keys in sorted order (so that
+        workers taking the keys' advisory locks never wait on each other in a cycle)."""
         now = self.runtime.clock.now()
         async with self.runtime.session_factory() as session:
-            claimed = await claim(
-                session, candidate, f"{self.name}:{new_id('lease')}", now, self.options.lease
+            found = await due_groups(
+                session, now, count, self.options.batch_size, frozenset(self._active_keys)
             )
+            found.sort(key=lambda group: group.ordering_key or "")
+            claimed: list[list[Claimed]] = []
+            for group in found:
+                token = f"{self.name}:{new_id('lease')}"
+                taken = await claim_group(session, group, token, now, self.options.lease)
+                if taken:
+                    claimed.append(taken)
             await session.commit()
+        for taken in claimed:
+            if taken[0].ordering_key is not None:
+                self._active_keys.add(taken[0].ordering_key)
         return claimed
 
     async def apply(self, claim_: Claim) -> str:
-        """Apply one claimed event in one transaction; returns the outcome."""
+        """Apply one claimed event (a replay); returns the outcome."""
         async with self.runtime.session_factory() as session:
-            if not await still_owned(session, claim_):
-                await session.rollback()
-                return "lost"
             row = await session.get(InboxEvent, claim_.id)
-            assert row is not None
-            event_type, received_at = row.type, row.received_at
-            metrics.PROCESSING_ATTEMPTS.labels(event_type).inc()
-            handler = self.options.routes.get(event_type)
+            if row is None:
+                return "lost"
+            claimed = Claimed(claim_, row.type, row.ordering_key, row.payload, row.received_at)
+        return (await self.apply_group([claimed]))[0]
+
+    async def apply_group(self, group: list[Claimed]) -> list[str]:
+        """Apply one key's claimed events, oldest first; returns each one's outcome.
+
+        All in one transaction; when a handler fails, that event alone is marked failed and the
+        others are applied again without it (their reads shared with the first try)."""
+        fetches = SharedFetches(self.provider)
+        outcomes: dict[str, str] = {}
+        pending = list(group)
+        try:
+            while pending:
+                failure = await self._apply_together(pending, fetches, outcomes)
+                if failure is None:
+                    break
+                failed, exc = failure
+                outcomes[failed.claim.id] = await self._failed(failed.claim, failed.type, exc)
+                pending = [c for c in pending if c is not failed and c.claim.id not in outcomes]
+        finally:
+            self.provider_reads += fetches.calls
+            if group and group[0].ordering_key is not None:
+                self._active_keys.discard(group[0].ordering_key)
+        return [outcomes.get(c.claim.id, "lost") for c in group]
+
+    async def _apply_together(
+        self, pending: list[Claimed], fetches: SharedFetches, outcomes: dict[str, str]
+    ) -> tuple[Claimed, Exception] | None:
+        """One transaction for ``pending``; returns the event to blame when it fails."""
+        async with self.runtime.session_factory() as session:
+            owned = await still_owned_all(session, [c.claim for c in pending])
+            mine = [c for c in pending if c.claim.id in owned]
+            outcomes.update({c.claim.id: "lost" for c in pending if c.claim.id not in owned})
+            if not mine:
+                await session.rollback()
+                return None
+            current = mine[0]
             try:
-                if handler is not None:
-                    ctx = HandlerContext(
-                        session, self.provider, event_from_payload(row.payload), self.runtime.clock.now()
-                    )
-                    # Finish well inside the lease, so no other worker takes the event meanwhile.
-                    async with asyncio.timeout(self.options.lease.total_seconds() * 0.8):
-                        if row.ordering_key:
-                            await hold_mirror_of(session, row.ordering_key)
-                        await handler(ctx)
-                await mark_processed(session, claim_, self.runtime.clock.now())
-                await session.commit()
+                # Finish well inside the lease, so no other worker takes the events meanwhile.
+                async with asyncio.timeout(self.options.lease.total_seconds() * 0.8):
+                    if mine[0].ordering_key:
+                        await hold_mirror_of(session, mine[0].ordering_key)
+                    events = [event_from_payload(c.payload) for c in mine if c.type in self.options.routes]
+                    await prefetch(fetches, events)
+                    for current in mine:
+                        await self._handle(session, fetches, current)
+                    await mark_all_processed(session, [c.claim for c in mine], self.runtime.clock.now())
+                    await session.commit()
             except Exception as exc:
                 await session.rollback()
-                return await self._failed(claim_, event_type, exc)
-        outcome = "processed" if handler is not None else "unhandled"
-        metrics.EVENTS_PROCESSED.labels(event_type, outcome).inc()
-        metrics.PROCESSING_LAG.observe(max(0.0, (self.runtime.clock.now() - received_at).total_seconds()))
-        return outcome
+                return current, exc
+        for claimed in mine:
+            outcome = "processed" if claimed.type in self.options.routes else "unhandled"
+            outcomes[claimed.claim.id] = outcome
+            metrics.EVENTS_PROCESSED.labels(claimed.type, outcome).inc()
+            lag = (self.runtime.clock.now() - claimed.received_at).total_seconds()
+            metrics.PROCESSING_LAG.observe(max(0.0, lag))
+        return None
+
+    async def _handle(self, session: AsyncSession, fetches: SharedFetches, claimed: Claimed) -> None:
+        metrics.PROCESSING_ATTEMPTS.labels(claimed.type).inc()
+        handler = self.options.routes.get(claimed.type)
+        if handler is not None:
+            event = event_from_payload(claimed.payload)
+            await handler(HandlerContext(session, fetches, event, self.runtime.clock.now()))
 
     async def _failed(self, claim_: Claim, event_type: str, exc: Exception) -> str:
         error = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,181 @@
+"""``SharedFetches``: one provider read per object for all the events applied together.
+
+The worker claims the pending events of one ordering key (a customer) together and applies them
+in one transaction, oldest first. Every one of them was received before the claim, so an object
+fetched after the claim already reflects all of them: the first handler that asks for an object
+fetches it, the others get the same copy. Concurrent asks for one object (``asyncio.gather`` in
+a handler) share one request too. Nothing is kept once the group commits: the next group fetches
+again, so the mirror never gets a copy older than one fetched after its events arrived.
+
+Failed reads are not kept: the next ask tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from billhook.providers.base import (
+    EventPage,
+    PaymentProvider,
+    ProviderCharge,
+    ProviderCheckoutSession,
+    ProviderCustomer,
+    ProviderDispute,
+    ProviderEvent,
+    ProviderInvoice,
+    ProviderPaymentIntent,
+    ProviderPaymentMethod,
+    ProviderRefund,
+    ProviderSetupIntent,
+    ProviderSubscription,
+)
+
+T = TypeVar("T")
+
+
+class SharedFetches:
+    """A :class:`PaymentProvider` whose reads are shared by the events of one claimed group."""
+
+    def __init__(self, provider: PaymentProvider) -> None:
+        self._provider = provider
+        self._reads: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        self.calls = 0  # reads that went to the provider
+
+    async def _once(self, kind: str, object_id: str, read: Callable[[str], Awaitable[T]]) -> T:
+        key = (kind, object_id)
+        shared = self._reads.get(key)
+        if shared is None:
+            shared = self._reads[key] = asyncio.ensure_future(read(object_id))
+            self.calls += 1
+        try:
+            result: T = await asyncio.shield(shared)
+        except Exception:
+            if self._reads.get(key) is shared:
+                del self._reads[key]
+            raise
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+    async def aclose(self) -> None:
+        """The provider belongs to the runtime; nothing of ours to close."""
+
+    async def get_customer(self, customer_id: str) -> ProviderCustomer:
+        return await self._once("customer", customer_id, self._provider.get_customer)
+
+    async def get_payment_method(self, payment_method_id: str) -> ProviderPaymentMethod:
+        return await self._once("payment_method", payment_method_id, self._provider.get_payment_method)
+
+    async def get_subscription(self, subscription_id: str) -> ProviderSubscription:
+        return await self._once("subscription", subscription_id, self._provider.get_subscription)
+
+    async def get_invoice(self, invoice_id: str) -> ProviderInvoice:
+        return await self._once("invoice", invoice_id, self._provider.get_invoice)
+
+    async def get_payment_intent(self, payment_intent_id: str) -> ProviderPaymentIntent:
+        return await self._once("payment_intent", payment_intent_id, self._provider.get_payment_intent)
+
+    async def get_charge(self, charge_id: str) -> ProviderCharge:
+        return await self._once("charge", charge_id, self._provider.get_charge)
+
+    async def get_refund(self, refund_id: str) -> ProviderRefund:
+        return await self._once("refund", refund_id, self._provider.get_refund)
+
+    async def get_dispute(self, dispute_id: str) -> ProviderDispute:
+        return await self._once("dispute", dispute_id, self._provider.get_dispute)
+
+    async def get_checkout_session(self, session_id: str) -> ProviderCheckoutSession:
+        return await self._once("checkout_session", session_id, self._provider.get_checkout_session)
+
+    async def get_setup_intent(self, setup_intent_id: str) -> ProviderSetupIntent:
+        return await self._once("setup_intent", setup_intent_id, self._provider.get_setup_intent)
+
+    async def retrieve_event(self, event_id: str) -> ProviderEvent:
+        return await self._provider.retrieve_event(event_id)
+
+    async def list_events(
+        self,
+        *,
+        created_gte: datetime | None = None,
+        starting_after: str | None = None,
+        types: list[str] | None = None,
+        limit: int = 100,
+    ) -> EventPage:
+        return await self._provider.list_events(
+            created_gte=created_gte, starting_after=starting_after, types=types, limit=limit
+        )
+
+
+# What a handler reads besides the event's own object, by the snapshot field naming it: fetched
+# together with the group's objects instead of one after another inside the handler.
+_RELATED: dict[str, tuple[tuple[str, str], ...]] = {
+    "invoice": (("subscription", "subscription"), ("payment_intent", "payment_intent")),
+    "checkout.session": (
+        ("customer", "customer"),
+        ("subscription", "subscription"),
+        ("payment_intent", "payment_intent"),
+    ),
+    "payment_intent": (("latest_charge", "charge"),),
+    "charge": (("payment_intent", "payment_intent"),),
+    "dispute": (("charge", "charge"),),
+    "refund": (("charge", "charge"),),
+}
+_READ_OF_TYPE = {
+    "invoice": "invoice",
+    "checkout.session": "checkout_session",
+    "payment_intent": "payment_intent",
+    "charge": "charge",
+    "dispute": "dispute",
+    "refund": "refund",
+    "subscription": "subscription",
+    "customer": "customer",
+    "setup_intent": "setup_intent",
+    "payment_method": "payment_method",
+}
+
+
+def _ref(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return str(value["id"])
+    return None
+
+
+def reads_for(events: list[ProviderEvent]) -> list[tuple[str, str]]:
+    """The distinct ``(read, object id)`` the handlers of ``events`` will ask for, as far as the
+    snapshots name them (ids only: the state applied is always the fetched one)."""
+    wanted: dict[tuple[str, str], None] = {}
+    for event in events:
+        obj, kind = event.data_object, event.object_type or ""
+        read = _READ_OF_TYPE.get(kind)
+        if read and event.object_id and not event.type.startswith("customer.source."):
+            wanted[(read, event.object_id)] = None
+        for field_name, related_read in _RELATED.get(kind, ()):
+            related = _ref(obj.get(field_name))
+            if related:
+                wanted[(related_read, related)] = None
+    return list(wanted)
+
+
+async def prefetch(fetches: SharedFetches, events: list[ProviderEvent]) -> None:
+    """Fetch every object the group's handlers will read, concurrently; a failure is left for
+    the handler that needs the object to meet (and retry) itself."""
+    reads = {
+        "customer": fetches.get_customer,
+        "subscription": fetches.get_subscription,
+        "invoice": fetches.get_invoice,
+        "payment_intent": fetches.get_payment_intent,
+        "charge": fetches.get_charge,
+        "refund": fetches.get_refund,
+        "dispute": fetches.get_dispute,
+        "checkout_session": fetches.get_checkout_session,
+        "setup_intent": fetches.get_setup_intent,
+        "payment_method": fetches.get_payment_method,
+    }
+    calls: list[Awaitable[Any]] = [reads[read](object_id) for read, object_id in reads_for(events)]
+    await asyncio.gather(*calls, return_exceptions=True)

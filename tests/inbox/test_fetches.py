@@ -1,0 +1,99 @@
+"""The worker fetches only what it needs: one read per object for one customer's pending events,
+and the objects one event names read at the same time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from sqlalchemy import select
+
+from billhook.inbox.envelope import read_envelope
+from billhook.inbox.store import Incoming, insert_events
+from billhook.kit.clock import utcnow
+from billhook.models import InboxEvent, Subscription
+from billhook.providers.base import PaymentProvider
+from tests.support.inbox import InboxStack, event_payload
+from tests.support.provider_calls import RecordingProvider
+
+
+async def store(stack: InboxStack, payloads: list[dict[str, Any]]) -> None:
+    async with stack.runtime.session_factory() as session:
+        await insert_events(
+            session, [Incoming(read_envelope(p), p, "webhook", None, utcnow()) for p in payloads]
+        )
+        await session.commit()
+
+
+def recording(stack: InboxStack, delay: float = 0.0) -> RecordingProvider:
+    recorder = RecordingProvider(stack.provider, delay)
+    stack.runtime.provider = cast(PaymentProvider, recorder)
+    return recorder
+
+
+async def test_a_burst_of_50_events_of_one_subscription_makes_at_most_2_provider_calls(
+    stack: InboxStack,
+) -> None:
+    sub = await stack.shop.subscribe("burst@example.com")
+    obj = {"id": sub.id, "object": "subscription", "customer": sub.customer}
+    start = int(time.time()) - 60
+    types = ("customer.subscription.updated", "customer.subscription.created")
+    burst = [event_payload(types[n % 2], obj=obj, created=start + n // 5) for n in range(50)]
+    await store(stack, burst)
+    recorder = recording(stack)
+
+    assert await stack.worker.drain() == 50
+
+    assert recorder.total <= 2
+    assert recorder.calls["get_subscription"] == 1
+    async with stack.runtime.session_factory() as session:
+        statuses = set(await session.scalars(select(InboxEvent.status)))
+        mirrored = await session.scalar(select(Subscription.status).where(Subscription.stripe_id == sub.id))
+    assert statuses == {"processed"}
+    assert mirrored == "active"
+
+
+async def test_one_customers_events_share_their_reads(stack: InboxStack) -> None:
+    sub = await stack.shop.subscribe("share@example.com")
+    truth = await stack.provider.get_subscription(sub.id)
+    assert truth.latest_invoice_id
+    invoice = await stack.provider.get_invoice(truth.latest_invoice_id)
+    start = int(time.time()) - 60
+    invoice_obj = {"id": invoice.id, "object": "invoice", "customer": sub.customer, "subscription": sub.id}
+    sub_obj = {"id": sub.id, "object": "subscription", "customer": sub.customer}
+    events = [
+        event_payload("customer.subscription.created", obj=sub_obj, created=start),
+        event_payload("invoice.created", obj=invoice_obj, created=start + 1),
+        event_payload("invoice.finalized", obj=invoice_obj, created=start + 2),
+        event_payload("invoice.paid", obj=invoice_obj, created=start + 3),
+        event_payload("customer.subscription.updated", obj=sub_obj, created=start + 4),
+    ]
+    await store(stack, events)
+    recorder = recording(stack)
+
+    assert await stack.worker.drain() == 5
+
+    assert recorder.calls["get_subscription"] == 1
+    assert recorder.calls["get_invoice"] == 1
+    assert all(count == 1 for count in recorder.calls.values()), recorder.calls
+
+
+async def test_the_objects_an_event_names_are_fetched_concurrently(stack: InboxStack) -> None:
+    sub = await stack.shop.subscribe("gather@example.com")
+    truth = await stack.provider.get_subscription(sub.id)
+    assert truth.latest_invoice_id
+    invoice = await stack.provider.get_invoice(truth.latest_invoice_id)
+    assert invoice.payment_intent_id
+    obj = {
+        "id": invoice.id,
+        "object": "invoice",
+        "customer": sub.customer,
+        "subscription": sub.id,
+        "payment_intent": invoice.payment_intent_id,
+    }
+    await store(stack, [event_payload("invoice.paid", obj=obj)])
+    recorder = recording(stack, delay=0.05)
+
+    assert await stack.worker.drain() == 1
+
+    assert recorder.peak >= 3  # the invoice, its subscription and its payment at once
