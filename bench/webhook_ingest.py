@@ -53,12 +53,13 @@ from fastapi import FastAPI
 from billhook.app import create_app
 from billhook.config import load_settings
 from billhook.db import create_engine, create_session_factory, migrate
-from billhook.inbox.endpoints import WebhookFastPath, WebhookReceiver, WebhookSecrets
+from billhook.inbox.endpoints import WebhookFastPath, WebhookReceiver
 from billhook.inbox.reconcile import reconcile
 from billhook.inbox.signature import signature_header, verify
 from billhook.inbox.store import GroupCommitWriter
 from billhook.inbox.worker import InboxWorker, WorkerOptions
 from billhook.kit.heap import settle_heap
+from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.logging import configure_logging
 from billhook.providers.sandbox import Sandbox, SandboxConfig
 from billhook.providers.stripe import StripeProvider

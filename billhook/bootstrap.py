@@ -17,9 +17,9 @@ from billhook.catalog import apply_catalog, catalog_path, load_catalog
 from billhook.checkout.catalog_sync import sync_products
 from billhook.config import Environment, Settings
 from billhook.fulfilment.jobs import register_jobs as register_fulfilment_jobs
-from billhook.inbox.endpoints import WebhookSecrets
 from billhook.inbox.worker import InboxWorker, WorkerOptions
 from billhook.kit.clock import Clock
+from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.logging import get_logger
 from billhook.notifications import attach_notifications
 from billhook.orders import paid_events
@@ -124,11 +124,11 @@ class SandboxCatalogSync:
 
     async def sync_once(self) -> None:
         settings = self.runtime.settings
-        assert self.runtime.provider is not None
+        assert self.runtime.actions is not None
         async with self.runtime.session_factory() as session:
             report = await sync_products(
                 session,
-                actions_for(self.runtime.provider),
+                self.runtime.actions,
                 load_catalog(catalog_path(settings) or settings.billhook_catalog),
                 price_overrides=settings.stripe_price_overrides,
             )
@@ -224,6 +224,7 @@ def build_runtime(
         attach_sandbox(runtime, secrets)
         runtime.services.append(SandboxCatalogSync(runtime))
     runtime.provider = build_provider(settings)
+    runtime.actions = actions_for(runtime.provider)
     runtime.services.append(ProviderCloser(runtime))
     attach_notifications(runtime)
     register_job_types(runtime)

@@ -20,8 +20,9 @@ from billhook.outbox.jobs import JobRegistry
 
 if TYPE_CHECKING:
     from billhook.cache import BillhookCache
-    from billhook.inbox.endpoints import WebhookSecrets
+    from billhook.kit.webhook_secrets import WebhookSecrets
     from billhook.notifications.mailer import Mailer
+    from billhook.providers.actions import ProviderActions
     from billhook.providers.base import PaymentProvider
     from billhook.providers.sandbox import Sandbox
 
@@ -44,8 +45,10 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     redis: aioredis.Redis | None = None
     jobs: JobRegistry = field(default_factory=JobRegistry)
-    # Set by the composition root (app start-up, CLI, tests): the payment provider and mailer.
+    # Set by the composition root (app start-up, CLI, tests): the payment provider (reads, event
+    # parsing), its actions (writes; built once, from the provider) and the mailer.
     provider: PaymentProvider | None = None
+    actions: ProviderActions | None = None
     mailer: Mailer | None = None
     cache: BillhookCache | None = None
     webhook_secrets: WebhookSecrets | None = None

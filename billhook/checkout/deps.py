@@ -12,7 +12,6 @@ from billhook.errors import Unavailable
 from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.providers.actions import ProviderActions
 from billhook.providers.base import PaymentProvider
-from billhook.providers.stripe.actions import actions_for
 
 
 def get_provider(runtime: RuntimeDep) -> PaymentProvider:
@@ -22,11 +21,10 @@ def get_provider(runtime: RuntimeDep) -> PaymentProvider:
 
 
 def get_actions(runtime: RuntimeDep) -> ProviderActions:
-    """``runtime.actions`` when the composition root set one, else the provider's own."""
-    configured = getattr(runtime, "actions", None)
-    if isinstance(configured, ProviderActions):
-        return configured
-    return actions_for(get_provider(runtime))
+    """The provider's actions, built once by the composition root (``billhook/bootstrap.py``)."""
+    if runtime.actions is None:
+        raise Unavailable("no payment provider is configured")
+    return runtime.actions
 
 
 ProviderDep = Annotated[PaymentProvider, Depends(get_provider)]

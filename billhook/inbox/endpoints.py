@@ -17,7 +17,7 @@ make Stripe disable the endpoint.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -31,8 +31,8 @@ from billhook.inbox.envelope import InvalidEvent, mismatch_flag, read_envelope
 from billhook.inbox.signature import TOLERANCE_SECONDS, SignatureError, verify
 from billhook.inbox.store import GroupCommitWriter, Incoming
 from billhook.kit.clock import utcnow
+from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.logging import get_logger
-from billhook.providers.stripe import API_VERSION
 from billhook.runtime import Runtime
 
 log = get_logger(__name__)
@@ -40,26 +40,6 @@ log = get_logger(__name__)
 PATH = "/api/payments/webhook"
 MAX_BODY = 1024 * 1024
 StoreFn = Callable[[Incoming], Awaitable[str]]
-
-
-class WebhookSecrets:
-    """The endpoint secrets a delivery may be signed with (several during a rotation).
-
-    Mutable on purpose: the composition root adds the sandbox endpoint's secret once the
-    sandbox has created it, after the app was built.
-    """
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: list[str] = []
-        for secret in secrets:
-            self.add(secret)
-
-    def add(self, secret: str) -> None:
-        if secret and secret not in self._secrets:
-            self._secrets.append(secret)
-
-    def all(self) -> tuple[str, ...]:
-        return tuple(self._secrets)
 
 
 class _Rejected(Exception):
@@ -190,7 +170,8 @@ def receiver_for_runtime(runtime: Runtime, secrets: WebhookSecrets | None = None
         writer.store,
         secrets or WebhookSecrets(settings.stripe_webhook_secret),
         expected_livemode=(settings.stripe_secret_key or "").startswith("sk_live_"),
-        expected_api_version=API_VERSION,  # the version the SDK is pinned to
+        # The version the provider's SDK is pinned to; with no provider configured, any.
+        expected_api_version=runtime.provider.api_version if runtime.provider is not None else None,
     )
 
 

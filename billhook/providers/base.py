@@ -263,6 +263,14 @@ class ProviderEvent:
         value = self.data_object.get("object")
         return value if isinstance(value, str) else None
 
+    def object_ref(self, name: str) -> str | None:
+        """The id in the event object's field ``name``, whether sent as an id or as the expanded
+        object (https://docs.stripe.com/api/expanding_objects)."""
+        value = self.data_object.get(name)
+        if isinstance(value, dict):
+            value = value.get("id")
+        return value if isinstance(value, str) and value else None
+
 
 @dataclass(frozen=True, slots=True)
 class EventPage:
@@ -275,6 +283,15 @@ class PaymentProvider(Protocol):
     """What Billhook asks of a payment provider. Every call may raise
     :class:`billhook.errors.ProviderError` (the provider failed or refused) or
     :class:`billhook.errors.NotFound` (no such object)."""
+
+    @property
+    def api_version(self) -> str | None:
+        """The API version this provider's events are shaped for; the receiver flags others."""
+        ...
+
+    def parse_event(self, payload: Raw) -> ProviderEvent:
+        """An event as delivered to the webhook or stored in the inbox, in the neutral shape."""
+        ...
 
     async def aclose(self) -> None:
         """Release pooled connections; called once when the process stops."""

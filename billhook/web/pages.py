@@ -10,7 +10,6 @@ from billhook.catalog.service import ListedProduct, active_catalog
 from billhook.checkout.service import CheckoutDeps
 from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.kit.formatting import format_money
-from billhook.providers.stripe.actions import actions_for
 from billhook.web.checkout_pages import account_subscription_context
 from billhook.web.rendering import redirect, render
 
@@ -56,11 +55,11 @@ async def account(
     if auth is None:
         return redirect("/login?next=/account")
     context: dict[str, object] = {}
-    if runtime.provider is not None and runtime.cache is not None:
+    if runtime.provider is not None and runtime.actions is not None and runtime.cache is not None:
         # The subscription section needs the provider (upcoming invoice); the profile does not.
         deps = CheckoutDeps(
             session,
-            actions_for(runtime.provider),
+            runtime.actions,
             runtime.provider,
             runtime.settings,
             runtime.clock,

@@ -11,8 +11,9 @@ import httpx
 from sqlalchemy import func, select, text, update
 
 from billhook.config import Settings
-from billhook.inbox.endpoints import WebhookFastPath, WebhookSecrets
+from billhook.inbox.endpoints import WebhookFastPath
 from billhook.inbox.signature import sign
+from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.models import InboxEvent, InboxStatus
 from billhook.runtime import Runtime
 from tests.support.databases import make_settings

@@ -31,6 +31,7 @@ from billhook.providers.base import (
     ProviderSetupIntent,
     ProviderSubscription,
 )
+from billhook.providers.stripe import API_VERSION
 from billhook.providers.stripe.mapping import event as stripe_event
 
 Stored = (
@@ -60,7 +61,8 @@ class Call:
 class FakeProvider:
     """Holds provider objects by type and id; answers reads from them and records each call."""
 
-    def __init__(self, *objects: Stored) -> None:
+    def __init__(self, *objects: Stored, api_version: str | None = API_VERSION) -> None:
+        self.api_version = api_version  # Stripe-shaped events, as the pinned SDK's
         self.objects: dict[tuple[type[Any], str], Any] = {}
         self.calls: list[Call] = []
         self.closed = False

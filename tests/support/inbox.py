@@ -13,10 +13,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from billhook.http.errors import install_error_handlers
-from billhook.inbox.endpoints import WebhookSecrets, build_router
+from billhook.inbox.endpoints import build_router
 from billhook.inbox.signature import signature_header
 from billhook.inbox.worker import InboxWorker
 from billhook.kit.ids import new_id
+from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.providers.sandbox import Sandbox, SandboxConfig
 from billhook.providers.stripe import API_VERSION, StripeProvider
 from billhook.runtime import Runtime

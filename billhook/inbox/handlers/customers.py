@@ -7,7 +7,6 @@ from billhook.customers import service
 from billhook.errors import NotFound
 from billhook.inbox.handlers.base import HandlerContext
 from billhook.providers.base import ProviderCustomer
-from billhook.providers.stripe.mapping import ref
 
 
 async def customer_changed(ctx: HandlerContext) -> None:
@@ -23,7 +22,7 @@ async def customer_changed(ctx: HandlerContext) -> None:
 
 async def source_changed(ctx: HandlerContext) -> None:
     """A legacy card source expiring or updated: re-sync its customer and the card."""
-    customer_id = ref(ctx.event.data_object.get("customer"))
+    customer_id = ctx.event.object_ref("customer")
     if customer_id:
         customer = await ctx.provider.get_customer(customer_id)
         await service.sync_customer(ctx.session, customer, ctx.cause)

@@ -77,6 +77,10 @@ class StripeProvider:
         )
         self.api_version = API_VERSION
 
+    def parse_event(self, payload: dict[str, Any]) -> ProviderEvent:
+        """A Stripe event body (a delivery, or one stored in the inbox) as a :class:`ProviderEvent`."""
+        return mapping.event(payload)
+
     async def aclose(self) -> None:
         """Close pooled connections (the runtime calls this on shutdown)."""
         await self._http.close_async()  # type: ignore[no-untyped-call]
