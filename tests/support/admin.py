@@ -35,20 +35,23 @@ def browser(h: Harness) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.AsyncClient:
+    """Sign ``client`` in through the /login form, as a browser does (cookie session)."""
+    shown = await client.get("/login")
+    fields = form(shown.text, "/login").fields
+    data = {**fields, "email": email, "password": password, "next": "/admin"}
+    response = await client.post("/login", data=data)
+    assert response.status_code == 303, response.text
+    return client
+
+
 async def signed_in(h: Harness, email: str, *, role: str = "free") -> httpx.AsyncClient:
     """Register ``email`` with ``role`` and sign in through the /login form; returns its browser."""
     await h.register(email, PASSWORD)
     async with h.runtime.session_factory() as session:
         await session.execute(update(User).where(User.email == email).values(role=role))
         await session.commit()
-    client = browser(h)
-    shown = await client.get("/login")
-    fields = form(shown.text, "/login").fields
-    response = await client.post(
-        "/login", data={**fields, "email": email, "password": PASSWORD, "next": "/admin"}
-    )
-    assert response.status_code == 303, response.text
-    return client
+    return await sign_in(browser(h), email)
 
 
 async def csrf_token(client: httpx.AsyncClient, page: str = "/admin/operations") -> str:
