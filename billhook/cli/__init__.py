@@ -52,6 +52,7 @@ COMMANDS: dict[str, Lazy] = {
     "products": Lazy("billhook.cli.products:app", "The product catalog: list, sync."),
     "subscriptions": Lazy("billhook.cli.subscriptions:app", "Cancel or change a customer's plan."),
     "payments": Lazy("billhook.cli.payments:app", "Payments: list, retry, refund."),
+    "analytics": Lazy("billhook.cli.analytics:app", "Revenue figures as a table; rebuild the MRR ledger."),
     "users": Lazy("billhook.cli.users:app", "Users and roles."),
     "events": Lazy("billhook.cli.events:app", "The webhook inbox: list, show, replay, reconcile."),
     "jobs": Lazy("billhook.cli.jobs:app", "Outbox jobs: list, show, retry dead ones; outgoing hooks."),

@@ -17,12 +17,13 @@ ledger does not depend on the order facts arrived in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -349,3 +350,33 @@ async def rechain(session: AsyncSession, customer_id: str, currency: str) -> Non
         subscription_state[fact.subscription_id] = fact.state_after
         paid_before = paid_before or customer_after > 0
     await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    subscriptions: int
+    facts_written: int
+
+
+async def rebuild(session: AsyncSession, read: Callable[[dict[str, Any]], ProviderSubscription]) -> Rebuilt:
+    """Fill the ledger from the mirror for installations older than it (``billhook analytics rebuild``).
+
+    Each mirrored subscription's stored provider JSON (``raw``, read with ``read``) goes through
+    :func:`record`, which writes only facts not already there: running it twice changes nothing.
+    A price change the mirror cannot date is dated by the row's last update.
+    """
+    seen = written = 0
+    after = ""
+    while True:
+        statement = select(Subscription).where(Subscription.id > after).order_by(Subscription.id).limit(500)
+        rows = (await session.scalars(statement)).all()
+        if not rows:
+            return Rebuilt(seen, written)
+        for row in rows:
+            if row.raw:
+                seen += 1
+                fact = await record(session, row, read(row.raw), event_id=None, now=row.updated_at)
+                written += fact is not None
+        after = rows[-1].id
+        await session.flush()
+        session.expunge_all()  # keep memory flat over a large mirror
