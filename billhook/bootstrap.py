@@ -26,6 +26,7 @@ from billhook.orders import paid_events
 from billhook.outbox.worker import OutboxWorker
 from billhook.payments import stats_jobs
 from billhook.providers.sandbox import Sandbox, SandboxConfig
+from billhook.providers.sandbox.link import embedded_webhook_secret
 from billhook.providers.stripe import build_provider
 from billhook.providers.stripe.actions import actions_for
 from billhook.runtime import Runtime
@@ -39,14 +40,18 @@ WEBHOOK_PATH = "/api/payments/webhook"
 class SandboxWebhookLink:
     """Registers Billhook's own receiver with the embedded sandbox and trusts its secret.
 
-    Runs at start-up, after the sandbox's tables exist; restarts reuse the same endpoint.
+    Runs at start-up, after the sandbox's tables exist; restarts reuse the same endpoint. The
+    endpoint signs with the secret derived from ``BILLHOOK_SECRET_KEY``
+    (:func:`embedded_webhook_secret`), so ``billhook setup``, ``check`` and ``webhooks test``
+    know it without a dashboard.
     """
 
-    def __init__(self, sandbox: Sandbox, url: str, secrets: WebhookSecrets) -> None:
+    def __init__(self, sandbox: Sandbox, url: str, secrets: WebhookSecrets, signing_secret: str) -> None:
         self.sandbox, self.url, self.secrets = sandbox, url, secrets
+        self.signing_secret = signing_secret
 
     async def start(self) -> None:
-        _endpoint_id, secret = await self.sandbox.ensure_webhook_endpoint(self.url)
+        _endpoint_id, secret = await self.sandbox.ensure_webhook_endpoint(self.url, self.signing_secret)
         self.secrets.add(secret)
 
     async def aclose(self) -> None:
@@ -188,9 +193,9 @@ def attach_sandbox(runtime: Runtime, secrets: WebhookSecrets) -> Sandbox:
     )
     runtime.sandbox = sandbox
     runtime.services.append(sandbox)
-    runtime.services.append(
-        SandboxWebhookLink(sandbox, f"{settings.billhook_base_url}{WEBHOOK_PATH}", secrets)
-    )
+    url = f"{settings.billhook_base_url}{WEBHOOK_PATH}"
+    signing_secret = embedded_webhook_secret(settings.secret_key)
+    runtime.services.append(SandboxWebhookLink(sandbox, url, secrets, signing_secret))
     return sandbox
 
 

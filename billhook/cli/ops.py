@@ -24,14 +24,16 @@ from billhook.catalog import CatalogError, load_configured_catalog
 from billhook.catalog.schemas import Catalog
 from billhook.checkout.catalog_sync import sync_products
 from billhook.cli.events import parse_since
-from billhook.config import Settings, SettingsError, load_settings
+from billhook.config import Settings, SettingsError, ensure_secret_key, load_settings
 from billhook.db import create_engine, create_session_factory, migrate
 from billhook.errors import BillhookError, InvalidInput
 from billhook.models import AuditEntry
 from billhook.ops import logs as audit_log
-from billhook.ops.checks import Check, run_checks
+from billhook.ops.checks import Check, run_checks, webhook_url
+from billhook.ops.embedded import embeds_sandbox, explain, is_network_failure
 from billhook.ops.setup import register_endpoint, write_env
 from billhook.ops.webhook_test import WebhookTestResult, send_test_event
+from billhook.providers.actions import ProviderActions
 from billhook.providers.stripe import build_provider
 from billhook.providers.stripe.actions import actions_for
 
@@ -47,7 +49,12 @@ def fail(message: str) -> None:
 
 def _settings(env_file: Path | None = None) -> Settings:
     try:
-        return load_settings(env_file=env_file) if env_file else load_settings()
+        settings = load_settings(env_file=env_file) if env_file else load_settings()
+        if embeds_sandbox(settings):
+            # The same key as 'billhook serve' in this directory: the embedded endpoint's secret
+            # is derived from it.
+            ensure_secret_key(settings)
+        return settings
     except SettingsError as exc:
         fail(str(exc))
         raise
@@ -61,11 +68,11 @@ def _catalog(settings: Settings) -> Catalog:
         raise
 
 
-def _run(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def _run(coroutine: Callable[[], Coroutine[Any, Any, T]], settings: Settings | None = None) -> T:
     try:
         return asyncio.run(coroutine())
     except BillhookError as exc:
-        fail(exc.message)
+        fail(explain(settings, exc) if settings is not None else exc.message)
         raise
 
 
@@ -142,7 +149,7 @@ def setup(
         typer.echo(f"✓ wrote {', '.join(write_env(env_file, values))} to {env_file}")
     settings = _settings(env_file)
     parsed = _catalog(settings)
-    secret = _run(lambda: _setup(settings, parsed, skip_sync=skip_sync))
+    secret = _run(lambda: _setup(settings, parsed, skip_sync=skip_sync), settings)
     if secret is not None:
         write_env(env_file, {"STRIPE_WEBHOOK_SECRET": secret})
         typer.echo(f"✓ stored the endpoint's signing secret as STRIPE_WEBHOOK_SECRET in {env_file}")
@@ -180,14 +187,12 @@ async def _setup(settings: Settings, catalog: Catalog, *, skip_sync: bool) -> st
         await migrate.upgrade(engine)
         typer.echo(f"✓ database migrated to {await migrate.current_revision(engine)}")
         actions = actions_for(provider)
+        factory = create_session_factory(engine)
+        if embeds_sandbox(settings):
+            await _setup_embedded(settings, catalog, actions, factory, skip_sync=skip_sync)
+            return None
         if not skip_sync:
-            async with create_session_factory(engine)() as session:
-                report = await sync_products(
-                    session, actions, catalog, price_overrides=settings.stripe_price_overrides
-                )
-                await session.commit()
-            changes = report.lines()
-            typer.echo(f"✓ products synced ({len(changes)} change{'s' if len(changes) != 1 else ''})")
+            await _sync(settings, catalog, actions, factory)
         endpoint = await register_endpoint(settings, actions)
         verb = "registered" if endpoint.created else "already registered"
         typer.echo(f"✓ webhook endpoint {endpoint.url} {verb} ({endpoint.endpoint_id})")
@@ -195,6 +200,46 @@ async def _setup(settings: Settings, catalog: Catalog, *, skip_sync: bool) -> st
     finally:
         await _close(provider)
         await engine.dispose()
+
+
+async def _sync(
+    settings: Settings, catalog: Catalog, actions: ProviderActions, factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with factory() as session:
+        report = await sync_products(
+            session, actions, catalog, price_overrides=settings.stripe_price_overrides
+        )
+        await session.commit()
+    changes = report.lines()
+    typer.echo(f"✓ products synced ({len(changes)} change{'s' if len(changes) != 1 else ''})")
+
+
+async def _setup_embedded(
+    settings: Settings,
+    catalog: Catalog,
+    actions: ProviderActions,
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    skip_sync: bool,
+) -> None:
+    """The embedded default: 'billhook serve' runs the sandbox, pushes the catalog into it and
+    registers the endpoint with the derived secret at every start. With serve running, sync now
+    and confirm the endpoint; without it there is nothing to do (and nothing to copy)."""
+    url = webhook_url(settings)
+    try:
+        if not skip_sync:
+            await _sync(settings, catalog, actions, factory)
+        endpoints = await actions.list_webhook_endpoints()
+    except BillhookError as exc:
+        if not is_network_failure(exc):
+            raise
+        typer.echo("✓ products: 'billhook serve' pushes the catalog into its sandbox when it starts")
+        typer.echo(f"✓ webhook endpoint {url}: 'billhook serve' registers it with its sandbox when it starts")
+    else:
+        found = next((e for e in endpoints if e.url == url), None)
+        registered = f"registered ({found.id})" if found else "is registered by 'billhook serve' at start"
+        typer.echo(f"✓ webhook endpoint {url} {registered}")
+    typer.echo("✓ webhook secret: derived from BILLHOOK_SECRET_KEY (nothing to copy)")
 
 
 def _since(value: str) -> datetime:

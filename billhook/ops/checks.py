@@ -16,6 +16,8 @@ import httpx
 from billhook.catalog.schemas import Catalog, CatalogProduct, lookup_key
 from billhook.config import Settings
 from billhook.errors import BillhookError
+from billhook.kit.formatting import format_money
+from billhook.ops.embedded import describe, embeds_sandbox, is_network_failure, unreachable_fix
 from billhook.providers.actions import ProviderActions, ProviderPrice
 
 WEBHOOK_PATH = "/api/payments/webhook"
@@ -78,6 +80,12 @@ def check_keys(settings: Settings) -> Check:
 
 def check_webhook_secret(settings: Settings) -> Check:
     secrets = settings.stripe_webhook_secret
+    if not secrets and embeds_sandbox(settings):
+        return Check(
+            "webhook secret",
+            True,
+            "the embedded sandbox signs with a secret derived from BILLHOOK_SECRET_KEY (nothing to copy)",
+        )
     if not secrets:
         return Check(
             "webhook secret",
@@ -128,7 +136,7 @@ def check_prices(catalog: Catalog, prices: Sequence[ProviderPrice], overrides: d
             name = f"price {entry.id} {currency}"
             if problem is None:
                 assert found is not None
-                checks.append(Check(name, True, f"{found.id} ({found.unit_amount} {currency})"))
+                checks.append(Check(name, True, f"{found.id} ({format_money(found.unit_amount, currency)})"))
             else:
                 where = f"pinned price {pinned}" if pinned else f"lookup key {key}"
                 checks.append(Check(name, False, f"{where}: {problem}", "run 'billhook products sync'"))
@@ -146,8 +154,8 @@ async def check_endpoint(
             Check(
                 "webhook endpoint",
                 False,
-                f"cannot list endpoints: {exc.message}",
-                "check the keys and STRIPE_API_BASE",
+                f"cannot list endpoints: {describe(settings, exc)}",
+                _fix(settings, exc),
             )
         ]
     registered = any(e.url == url for e in endpoints)
@@ -188,13 +196,19 @@ async def _reachable(url: str, wait_seconds: float) -> Check:
     )
 
 
+def _fix(settings: Settings, exc: BillhookError) -> str:
+    if is_network_failure(exc):
+        return unreachable_fix(settings)
+    return "check STRIPE_SECRET_KEY (and STRIPE_API_BASE when set)"
+
+
 async def run_checks(settings: Settings, actions: ProviderActions, catalog: Catalog) -> list[Check]:
     checks = [check_keys(settings), check_webhook_secret(settings)]
     try:
         prices = await actions.list_prices()
     except BillhookError as exc:
         checks.append(
-            Check("prices", False, f"cannot list prices: {exc.message}", "check the keys and STRIPE_API_BASE")
+            Check("prices", False, f"cannot list prices: {describe(settings, exc)}", _fix(settings, exc))
         )
     else:
         checks += check_prices(catalog, prices, settings.stripe_price_overrides)

@@ -24,6 +24,7 @@ from billhook.inbox.signature import signature_header
 from billhook.models import InboxEvent
 from billhook.models.inbox_events import InboxStatus
 from billhook.ops.checks import webhook_url
+from billhook.ops.embedded import signing_secrets
 
 TEST_EVENT_TYPE = "billhook.webhook_test"
 
@@ -62,13 +63,17 @@ async def _status(factory: async_sessionmaker[AsyncSession], event_id: str) -> t
 async def send_test_event(
     settings: Settings, factory: async_sessionmaker[AsyncSession], *, wait_seconds: float = 30.0
 ) -> WebhookTestResult:
-    if not settings.stripe_webhook_secret:
-        raise InvalidInput("STRIPE_WEBHOOK_SECRET is not set: run 'billhook setup' first")
+    signing = signing_secrets(settings)
+    if not signing:
+        raise InvalidInput(
+            "STRIPE_WEBHOOK_SECRET is not set: run 'billhook setup' first "
+            "(it registers the endpoint and stores the secret)"
+        )
     url = webhook_url(settings)
     event_id = f"evt_billhook_test_{secrets.token_hex(8)}"
     now = int(time.time())
     body = webhook_test_body(event_id, now, (settings.stripe_secret_key or "").startswith("sk_live_"))
-    header = signature_header(body, (settings.stripe_webhook_secret[0],), now)
+    header = signature_header(body, (signing[0],), now)
     started = time.monotonic()
     try:
         async with httpx.AsyncClient(timeout=wait_seconds) as client:
@@ -77,7 +82,8 @@ async def send_test_event(
             )
     except httpx.HTTPError as exc:
         raise Unavailable(
-            f"{url} is not reachable ({type(exc).__name__}): is 'billhook serve' running?"
+            f"{url} did not answer ({type(exc).__name__}): start Billhook with 'billhook serve', "
+            "or set BILLHOOK_BASE_URL to where it runs"
         ) from None
     accepted = time.monotonic() - started
     if response.status_code >= 300:

@@ -118,17 +118,26 @@ class Sandbox:
             )
         return endpoint["id"], endpoint["_secret"]
 
-    async def ensure_webhook_endpoint(self, url: str) -> tuple[str, str]:
+    async def ensure_webhook_endpoint(self, url: str, secret: str | None = None) -> tuple[str, str]:
         """The enabled endpoint for ``url`` (all events), created on first use: (id, secret).
 
         The embedded default calls this at every start, so restarts reuse one endpoint and one
-        secret instead of piling up endpoints that each receive every event.
+        secret instead of piling up endpoints that each receive every event. With ``secret`` the
+        endpoint signs with that secret (Billhook derives it, see :mod:`.link`), also when an
+        older start created it with a random one.
         """
         async with self.store.transaction() as tx:
             for endpoint in await tx.find("webhook_endpoint"):
                 if endpoint["url"] == url and endpoint.get("status") == "enabled":
+                    if secret and endpoint["_secret"] != secret:
+                        endpoint["_secret"] = secret
+                        await tx.put(endpoint)
                     return endpoint["id"], endpoint["_secret"]
-        return await self.add_webhook_endpoint(url)
+            created = await webhooks.create_endpoint(tx, Params({"url": url, "enabled_events": ["*"]}))
+            if secret:
+                created["_secret"] = secret
+                created = await tx.put(created)
+        return created["id"], created["_secret"]
 
     async def set_chaos(
         self,
