@@ -6,8 +6,8 @@ added later is documented too:
 - every operation: 422 (a query string PostgreSQL cannot store, a bad parameter) and 503 (the
   database or another dependency is unavailable);
 - an operation with a body: 400 (unparseable), 408 (the body did not arrive in time) and 413;
-- an operation behind the authentication dependency: 401 and 403 (a role, or a cookie write
-  without its CSRF token or from another origin);
+- an operation behind the authentication dependency: 401, 403 (a role, or a cookie write
+  without its CSRF token or from another origin) and 404 (what the caller may not see);
 - an operation with path parameters: 404.
 
 What only the domain knows (a conflict with the current state, throttling, the payment
@@ -99,7 +99,9 @@ def route_errors(route: Any, method: str, authentication: Callable[..., Any]) ->
     if dependant.body_params:
         statuses |= {400, 408, 413}
     if authentication in set(_calls(dependant)):
-        statuses |= {401, 403}
+        # 404 too: what a signed-in caller may not see is answered as if it did not exist
+        # (an admin-only route for a customer, another customer's object).
+        statuses |= {401, 403, 404}
     if dependant.path_params:
         statuses.add(404)
     statuses.update(DOMAIN_ERRORS.get((method, route.path_format), ()))
