@@ -308,6 +308,18 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
     return settings
 
 
+def environment_value(name: str, env_file: str | Path | None = ".env") -> str | None:
+    """One variable as Billhook reads it, the environment first and then ``.env``, unvalidated.
+
+    For commands that need a single value (the sandbox commands' service address) and must not
+    fail on an unrelated setting.
+    """
+    value = os.environ.get(name)
+    if value is None and env_file and Path(env_file).exists():
+        value = dotenv_values(env_file).get(name)
+    return value or None
+
+
 def _describe(exc: ValidationError) -> str:
     error = exc.errors()[0]
     location = [str(part) for part in error.get("loc", ()) if part != "__root__"]

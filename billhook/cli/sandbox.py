@@ -1,24 +1,25 @@
 """``billhook sandbox``: run the offline Stripe sandbox and steer a running one.
 
-Commands other than ``serve`` (and ``reset --db``) talk to a running sandbox over HTTP at
-``--api-base`` (``STRIPE_API_BASE``; the embedded default is http://127.0.0.1:8000/sandbox).
+Commands other than ``serve`` (and ``reset --db``) talk to a running sandbox over HTTP, found at
+``--api-base``, else ``STRIPE_API_BASE``, else ``BILLHOOK_BASE_URL`` + ``/sandbox`` (the sandbox
+``billhook serve`` embeds), each read from the environment or ``.env``; else
+http://127.0.0.1:8000/sandbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import httpx
 import typer
-import uvicorn
 
-from billhook.providers.sandbox import Sandbox, SandboxConfig, standalone_app
-from billhook.providers.sandbox.store import Store
+from billhook.config import environment_value
 
 DEFAULT_BASE = "http://127.0.0.1:8000/sandbox"
-DEFAULT_DB = SandboxConfig().database_url
+DEFAULT_DB = "sqlite+aiosqlite:///./billhook-sandbox.db"  # SandboxConfig's default
 
 app = typer.Typer(
     help="The offline Stripe-compatible sandbox: serve it, move its clock, manage webhooks and chaos.",
@@ -30,13 +31,33 @@ webhook_app = typer.Typer(
 app.add_typer(webhook_app, name="webhook")
 
 ApiBase = Annotated[
-    str, typer.Option("--api-base", envvar="STRIPE_API_BASE", help="Base URL of the running sandbox.")
+    str | None,
+    typer.Option(
+        "--api-base",
+        help="Base URL of the running sandbox (default: STRIPE_API_BASE, else BILLHOOK_BASE_URL/sandbox).",
+    ),
 ]
 ApiKey = Annotated[str, typer.Option("--api-key", help="Any sk_test_ key; the sandbox accepts them all.")]
 
 
-def _request(base: str, key: str, method: str, path: str, data: dict[str, Any] | None = None) -> Any:
-    url = base.rstrip("/") + path
+def sandbox_base(explicit: str | None) -> tuple[str, str]:
+    """Where the sandbox is, and which setting said so (for the error when nothing answers)."""
+    if explicit:
+        return explicit.rstrip("/"), "--api-base"
+    api_base = environment_value("STRIPE_API_BASE")
+    if api_base:
+        return api_base.rstrip("/"), "STRIPE_API_BASE"
+    base_url = environment_value("BILLHOOK_BASE_URL")
+    if base_url:
+        return f"{base_url.rstrip('/')}/sandbox", "BILLHOOK_BASE_URL"
+    return DEFAULT_BASE, "the default address"
+
+
+def _request(
+    explicit: str | None, key: str, method: str, path: str, data: dict[str, Any] | None = None
+) -> Any:
+    base, source = sandbox_base(explicit)
+    url = base + path
     try:
         response = httpx.request(
             method,
@@ -48,10 +69,11 @@ def _request(base: str, key: str, method: str, path: str, data: dict[str, Any] |
         )
     except httpx.HTTPError as exc:
         typer.echo(
-            f"error: no sandbox answered at {base} ({exc}). Start one with `billhook sandbox serve`.",
+            f"error: no sandbox answered at {base} (from {source}; {type(exc).__name__}): start Billhook "
+            "with 'billhook serve' (it serves the sandbox at /sandbox), or pass --api-base",
             err=True,
         )
-        raise typer.Exit(1) from exc
+        raise typer.Exit(1) from None
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
     if response.status_code >= 400:
         message = body.get("error", {}).get("message") if isinstance(body, dict) else None
@@ -72,6 +94,10 @@ def serve(
     ] = None,
 ) -> None:
     """Run the sandbox alone, under /sandbox, like the embedded default."""
+    import uvicorn  # noqa: PLC0415 (the server and the sandbox load only for this command)
+
+    from billhook.providers.sandbox import Sandbox, SandboxConfig, standalone_app  # noqa: PLC0415
+
     url = public_url or f"http://{host}:{port}/sandbox"
     sandbox = Sandbox(SandboxConfig(database_url=db, public_url=url))
     typer.echo(f"Stripe sandbox at {url} (state: {db})\n  export STRIPE_API_BASE={url}")
@@ -82,7 +108,7 @@ def serve(
 
 @app.command()
 def reset(
-    api_base: ApiBase = DEFAULT_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = "sk_test_sandbox",
     db: Annotated[
         str | None,
@@ -95,10 +121,13 @@ def reset(
         typer.echo(f"Reset {db}.")
         return
     _request(api_base, api_key, "POST", "/v1/test_helpers/sandbox/reset")
-    typer.echo(f"Reset the sandbox at {api_base}.")
+    typer.echo(f"Reset the sandbox at {sandbox_base(api_base)[0]}.")
 
 
 async def _reset_database(db: str) -> None:
+    from billhook.providers.sandbox import SandboxConfig  # noqa: PLC0415
+    from billhook.providers.sandbox.store import Store  # noqa: PLC0415
+
     store = Store(SandboxConfig(database_url=db))
     try:
         await store.create_tables()
@@ -112,7 +141,7 @@ def advance(
     days: Annotated[int, typer.Option(help="Days to move the clock forward.")] = 0,
     hours: Annotated[int, typer.Option(help="Hours to move the clock forward.")] = 0,
     seconds: Annotated[int, typer.Option(help="Seconds to move the clock forward.")] = 0,
-    api_base: ApiBase = DEFAULT_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = "sk_test_sandbox",
 ) -> None:
     """Move sandbox time forward: renewals, payment retries, trial ends and expiries run in order."""
@@ -126,14 +155,31 @@ def advance(
         "/v1/test_helpers/sandbox/advance",
         {"days": days, "hours": hours, "seconds": seconds},
     )
-    typer.echo(f"Sandbox time is now {clock['now']} (offset {clock['offset']} s).")
+    typer.echo(f"Sandbox time is now {clock_line(clock['now'], clock['offset'])}.")
 
 
 @app.command()
-def clock(api_base: ApiBase = DEFAULT_BASE, api_key: ApiKey = "sk_test_sandbox") -> None:
+def clock(api_base: ApiBase = None, api_key: ApiKey = "sk_test_sandbox") -> None:
     """Show sandbox time and its offset from real time."""
     body = _request(api_base, api_key, "GET", "/v1/test_helpers/sandbox/clock")
-    typer.echo(f"Sandbox time is {body['now']} (offset {body['offset']} s).")
+    typer.echo(f"Sandbox time is {clock_line(body['now'], body['offset'])}.")
+
+
+def clock_line(now: int, offset: int) -> str:
+    """``2026-12-08T10:00:00+00:00 (2 days ahead of real time)``."""
+    moment = datetime.fromtimestamp(now, UTC).isoformat()
+    return f"{moment} ({offset_text(offset)})"
+
+
+def offset_text(seconds: int) -> str:
+    if seconds == 0:
+        return "real time"
+    delta = timedelta(seconds=abs(seconds))
+    parts = [(delta.days, "day"), (delta.seconds // 3600, "hour"), (delta.seconds // 60 % 60, "minute")]
+    words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
+    if not words:
+        words = [f"{delta.seconds} second{'s' if delta.seconds != 1 else ''}"]
+    return f"{' '.join(words)} {'ahead of' if seconds > 0 else 'behind'} real time"
 
 
 @webhook_app.command("add")
@@ -144,7 +190,7 @@ def webhook_add(
     event: Annotated[
         list[str] | None, typer.Option("--event", help="Event type to send (repeat); all if none.")
     ] = None,
-    api_base: ApiBase = DEFAULT_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = "sk_test_sandbox",
 ) -> None:
     """Add a webhook endpoint and print its signing secret."""
@@ -154,7 +200,7 @@ def webhook_add(
 
 
 @webhook_app.command("list")
-def webhook_list(api_base: ApiBase = DEFAULT_BASE, api_key: ApiKey = "sk_test_sandbox") -> None:
+def webhook_list(api_base: ApiBase = None, api_key: ApiKey = "sk_test_sandbox") -> None:
     """List webhook endpoints."""
     body = _request(api_base, api_key, "GET", "/v1/webhook_endpoints", {"limit": 100})
     for endpoint in body["data"]:
@@ -176,7 +222,7 @@ def chaos(
     delay: Annotated[float | None, typer.Option(help="Hold every delivery back this many seconds.")] = None,
     drop: Annotated[float | None, typer.Option(help="Fraction of deliveries to drop (0 to 1).")] = None,
     off: Annotated[bool, typer.Option("--off", help="Turn every chaos switch off first.")] = False,
-    api_base: ApiBase = DEFAULT_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = "sk_test_sandbox",
 ) -> None:
     """Show or change the webhook chaos switches (dropped events stay in /v1/events)."""
@@ -198,7 +244,7 @@ def chaos(
 def deliveries(
     event: Annotated[str | None, typer.Option(help="Only this event id.")] = None,
     limit: Annotated[int, typer.Option(help="How many attempts to show, newest first.")] = 50,
-    api_base: ApiBase = DEFAULT_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = "sk_test_sandbox",
 ) -> None:
     """The webhook delivery log: one line per attempt."""
@@ -222,7 +268,7 @@ def dispute(
     reason: Annotated[
         str, typer.Option(help="Dispute reason, e.g. fraudulent or product_not_received.")
     ] = "fraudulent",
-    api_base: ApiBase = DEFAULT_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = "sk_test_sandbox",
 ) -> None:
     """Open a dispute on a succeeded charge (emits charge.dispute.created)."""

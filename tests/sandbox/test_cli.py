@@ -60,7 +60,7 @@ async def test_advance_moves_the_clock_and_runs_renewals(sandbox: Harness) -> No
     price = await make_price(sandbox)
     sub = await subscribe(sandbox, price)
     output = await asyncio.to_thread(run, sandbox, "advance", "--days", "32")
-    assert "offset" in output
+    assert "(32 days ahead of real time)" in output
     invoices = await sandbox.client.v1.invoices.list_async(params={"subscription": sub.id})
     assert invoices.data[0].billing_reason == "subscription_cycle"
 
@@ -85,7 +85,7 @@ async def test_dispute_command_opens_a_dispute(sandbox: Harness) -> None:
 
 def test_unreachable_sandbox_is_a_clear_error() -> None:
     result = runner.invoke(app, ["clock", "--api-base", f"http://127.0.0.1:{free_port()}/sandbox"])
-    assert result.exit_code == 1 and "billhook sandbox serve" in result.output
+    assert result.exit_code == 1 and "start Billhook with 'billhook serve'" in result.output
 
 
 def test_serve_runs_the_sandbox_alone_and_reset_clears_its_file(tmp_path: Path) -> None:
