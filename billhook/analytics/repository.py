@@ -286,3 +286,22 @@ async def webhook_latency(
     )
     values = [float(value) for value in (await session.scalars(select(seconds).where(*where))).all()]
     return median(values), percentile(values, 0.99)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStatus:
+    plan: str
+    status: str
+    currency: str
+    subscriptions: int
+    mrr: int
+
+
+async def subscriptions_by_plan_and_status(session: AsyncSession) -> list[PlanStatus]:
+    """Subscription count and summed monthly amount per plan, status and currency (one scan)."""
+    s = Subscription
+    plan = func.coalesce(s.product_id, s.price_stripe_id, literal("(none)"))
+    currency = func.coalesce(s.currency, literal(""))
+    statement = select(plan, s.status, currency, func.count(), _sum(s.mrr)).group_by(plan, s.status, currency)
+    rows = (await session.execute(statement)).all()
+    return [PlanStatus(str(p), str(st), str(c), int(n), int(m)) for p, st, c, n, m in rows]
