@@ -18,9 +18,8 @@ from billhook.accounts.tokens import TokenSigner
 from billhook.audit.service import Cause, record
 from billhook.models import Customer
 from billhook.notifications import queue_email
-from billhook.outbox import FULFILMENT_POLICY, JobContext, JobRegistry, PermanentJobError, enqueue
-
-PROVISION_CUSTOMER = "accounts.provision_customer"
+from billhook.outbox import JobContext, JobRegistry, PermanentJobError
+from billhook.outbox.contracts import PROVISION_CUSTOMER, SYNC_ENTITLEMENTS, SyncEntitlements
 
 
 async def provision_customer(ctx: JobContext) -> None:
@@ -64,10 +63,10 @@ async def provision_customer(ctx: JobContext) -> None:
         hours = int(account_policy(settings).reset_ttl.total_seconds() // 3600) or 1
         context = {"password_set_url": link.url, "link_valid_hours": hours, "name": user.name}
         await queue_email(ctx.session, template="welcome", to=user.email, context=context, key_object=user.id)
-    await enqueue(
-        ctx.session, "entitlements.sync", {"user_id": user.id}, key=f"entitlements:linked:{user.id}"
+    await SYNC_ENTITLEMENTS.enqueue(
+        ctx.session, SyncEntitlements(user_id=user.id), key=f"entitlements:linked:{user.id}"
     )
 
 
 def register_jobs(registry: JobRegistry) -> None:
-    registry.register(PROVISION_CUSTOMER, provision_customer, FULFILMENT_POLICY)
+    registry.register(PROVISION_CUSTOMER, provision_customer)

@@ -21,11 +21,10 @@ from billhook.accounts.tokens import ACCESS, PASSWORD_RESET, TokenClaims, TokenS
 from billhook.cache import BillhookCache
 from billhook.errors import InvalidInput, NotFound, Unauthorized
 from billhook.models import User
-from billhook.outbox import enqueue
+from billhook.outbox.contracts import SEND_EMAIL, SendEmail
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _ROLE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-EMAIL_SEND = "email.send"
 
 
 def normalize_email(email: str) -> str:
@@ -146,21 +145,21 @@ class Accounts:
             return False
         link = self.password_link(user, base_url=base_url, now=now)
         claims = link.claims
-        payload = {
-            "template": "password_reset",
-            "to": user.email,
+        payload = SendEmail(
+            template="password_reset",
+            to=user.email,
             # The keys the notifications' password_reset template renders (strictly).
-            "context": {
+            context={
                 "reset_url": link.url,
                 "name": user.name or user.email.split("@", 1)[0],
                 "link_valid_hours": max(1, round(self.policy.reset_ttl.total_seconds() / 3600)),
                 "email": user.email,
                 "expires_at": claims.expires_at.isoformat(),
             },
-            "key_object": claims.token_id,
-        }
+            key_object=claims.token_id,
+        )
         key = f"email:password_reset:{user.email}:{claims.token_id}"
-        return await enqueue(self.session, EMAIL_SEND, payload, key=key)
+        return await SEND_EMAIL.enqueue(self.session, payload, key=key)
 
     def password_link(
         self, user: User, *, base_url: str, now: datetime, ttl: timedelta | None = None

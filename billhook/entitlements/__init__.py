@@ -3,7 +3,8 @@
 from billhook.entitlements.jobs import SYNC_JOB, sync_job
 from billhook.entitlements.rules import Entitlements, PlanGrant, Reason, evaluate
 from billhook.entitlements.service import EntitlementChange, entitlements_for, sync_entitlements
-from billhook.outbox import JobRegistry, RetryPolicy
+from billhook.outbox import JobRegistry
+from billhook.outbox.contracts import SYNC_ENTITLEMENTS
 
 __all__ = [
     "SYNC_JOB",
@@ -19,4 +20,4 @@ __all__ = [
 
 
 def register_jobs(registry: JobRegistry) -> None:
-    registry.register(SYNC_JOB, sync_job, RetryPolicy(max_attempts=8))
+    registry.register(SYNC_ENTITLEMENTS, sync_job)

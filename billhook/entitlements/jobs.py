@@ -11,8 +11,9 @@ from billhook.entitlements.service import grace_period, sync_entitlements
 from billhook.errors import NotFound
 from billhook.logging import get_logger
 from billhook.outbox import JobContext, PermanentJobError
+from billhook.outbox.contracts import SYNC_ENTITLEMENTS
 
-SYNC_JOB = "entitlements.sync"
+SYNC_JOB = SYNC_ENTITLEMENTS.name
 
 log = get_logger(__name__)
 

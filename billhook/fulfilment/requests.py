@@ -1,7 +1,8 @@
 """Asking for a reaction: enqueue the job in the caller's transaction, keyed so it happens once.
 
-This module depends on the outbox only, so upstream domains (orders, subscriptions,
-entitlements) can request emails and outgoing webhook events without importing handlers.
+This module depends on the outbox (and reads which outgoing events have a subscriber), so
+upstream domains (orders, subscriptions, entitlements) can request emails and outgoing webhook
+events without importing handlers.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billhook.outbox import enqueue
+from billhook.models import WebhookEndpoint
+from billhook.outbox.contracts import PUBLISH_WEBHOOK, SEND_EMAIL, PublishWebhook, SendEmail
 
 
 class FulfilmentJob(StrEnum):
@@ -26,7 +29,7 @@ class FulfilmentJob(StrEnum):
     WEBHOOK_DELIVER = "webhook.deliver"
 
 
-EMAIL_SEND = "email.send"  # handled by billhook.notifications
+EMAIL_SEND = SEND_EMAIL.name  # handled by billhook.notifications
 
 
 class EventType(StrEnum):
@@ -49,8 +52,8 @@ async def request_email(
     session: AsyncSession, *, template: str, to: str, context: Mapping[str, Any], cause_id: str
 ) -> bool:
     """Queue an ``email.send`` job; the same template, recipient and cause send once."""
-    payload = {"template": template, "to": to, "context": dict(context)}
-    return await enqueue(session, EMAIL_SEND, payload, key=f"email:{template}:{to}:{cause_id}")
+    payload = SendEmail(template=template, to=to, context=dict(context))
+    return await SEND_EMAIL.enqueue(session, payload, key=f"email:{template}:{to}:{cause_id}")
 
 
 async def publish_event(
@@ -59,8 +62,18 @@ async def publish_event(
     """Publish an outgoing webhook event to every endpoint subscribed to it, once per ``key``.
 
     ``key`` names the occurrence (``order.paid:<order id>``); the fan-out to endpoints happens
-    in the ``webhook.publish`` job, so endpoints are read when the event is delivered.
+    in the ``webhook.publish`` job, so endpoints are read when the event is delivered. With no
+    active endpoint subscribed to the type nothing is enqueued: the job would find no endpoint
+    (an endpoint added later receives the events that happen after it).
     """
     kind = EventType(event_type)
-    payload = {"event_type": kind.value, "event_key": key, "data": dict(data)}
-    return await enqueue(session, FulfilmentJob.WEBHOOK_PUBLISH, payload, key=f"webhook.publish:{key}")
+    if not await has_subscriber(session, kind):
+        return False
+    payload = PublishWebhook(event_type=kind.value, event_key=key, data=dict(data))
+    return await PUBLISH_WEBHOOK.enqueue(session, payload, key=f"webhook.publish:{key}")
+
+
+async def has_subscriber(session: AsyncSession, event_type: EventType) -> bool:
+    """Whether an active endpoint takes ``event_type`` (no ``event_types`` means every event)."""
+    subscribed = await session.scalars(select(WebhookEndpoint.event_types).where(WebhookEndpoint.active))
+    return any(not types or event_type.value in types for types in subscribed)

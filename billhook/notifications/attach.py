@@ -7,18 +7,18 @@ closes the sender (Mailgun's HTTP connection pool) when the runtime stops.
 
 from __future__ import annotations
 
-from billhook.notifications.delivery import DEAD_LETTER_ALERT, EMAIL_SEND
 from billhook.notifications.jobs import dead_letter_alert, send_email
 from billhook.notifications.mailer import Mailer
 from billhook.notifications.senders import build_mailer
-from billhook.outbox import EMAIL_POLICY, JobRegistry
+from billhook.outbox import JobRegistry
+from billhook.outbox.contracts import DEAD_LETTER_ALERT, SEND_EMAIL
 from billhook.runtime import Runtime
 
 
 def register_jobs(registry: JobRegistry) -> None:
     """Register ``email.send`` and ``email.dead_letter_alert`` with the email retry policy."""
-    registry.register(EMAIL_SEND, send_email, EMAIL_POLICY)
-    registry.register(DEAD_LETTER_ALERT, dead_letter_alert, EMAIL_POLICY)
+    registry.register(SEND_EMAIL, send_email)
+    registry.register(DEAD_LETTER_ALERT, dead_letter_alert)
 
 
 class MailerService:

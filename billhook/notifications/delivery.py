@@ -20,17 +20,15 @@ from billhook.notifications import repository
 from billhook.notifications.addresses import check_header_value, parse_recipient
 from billhook.notifications.brand import Brand
 from billhook.notifications.templates import TEMPLATE_NAMES, normalize_context, render_email
-from billhook.outbox import EMAIL_POLICY, enqueue
+from billhook.outbox.contracts import DEAD_LETTER_ALERT as DEAD_LETTER_ALERT_JOB
+from billhook.outbox.contracts import SEND_EMAIL, SendEmail, email_key
 
 log = get_logger(__name__)
 
-EMAIL_SEND = "email.send"
-DEAD_LETTER_ALERT = "email.dead_letter_alert"
-
-
-def email_key(template: str, recipient: str, key_object: str) -> str:
-    """``email:<template>:<recipient address>:<causing object id>`` — one email per triple."""
-    return f"email:{template}:{recipient}:{key_object}"
+# The job types' names, for queries and tests; the definitions are the contracts.
+EMAIL_SEND = SEND_EMAIL.name
+DEAD_LETTER_ALERT = DEAD_LETTER_ALERT_JOB.name
+__all__ = ["DEAD_LETTER_ALERT", "EMAIL_SEND", "email_key", "queue_email"]
 
 
 def _checked(template: str, key_object: str, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,8 +76,8 @@ async def queue_email(
             "context": values,
         },
     )
-    payload = {"template": template, "to": recipient.formatted, "context": values, "key_object": key_object}
-    enqueued = await enqueue(session, EMAIL_SEND, payload, key=key, max_attempts=EMAIL_POLICY.max_attempts)
+    payload = SendEmail(template=template, to=recipient.formatted, context=values, key_object=key_object)
+    enqueued = await SEND_EMAIL.enqueue(session, payload, key=key)
     if not (inserted and enqueued):
         log.info("email_already_queued", template=template, key_object=key_object)
     return inserted and enqueued

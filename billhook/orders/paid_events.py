@@ -32,10 +32,9 @@ from billhook.models import (
 from billhook.orders import repository
 from billhook.orders.schemas import ItemKind, OrderItemInput
 from billhook.orders.service import record_order_refunded, record_paid_order
-from billhook.outbox import FULFILMENT_POLICY, JobContext, JobRegistry, PermanentJobError, enqueue
+from billhook.outbox import JobContext, JobRegistry, PermanentJobError
+from billhook.outbox.contracts import RECORD_PAID, RECORD_REFUNDED, SYNC_ENTITLEMENTS, SyncEntitlements
 
-ORDER_RECORD_PAID = "order.record_paid"
-ORDER_RECORD_REFUNDED = "order.record_refunded"
 log = get_logger(__name__)
 
 
@@ -152,7 +151,7 @@ async def _from_checkout(session: AsyncSession, payload: dict[str, Any]) -> None
     if order.user_id:
         # A one-time product grants what the catalog says: let the user's role follow.
         key = f"entitlements:order:{order.id}"
-        await enqueue(session, "entitlements.sync", {"user_id": order.user_id}, key=key)
+        await SYNC_ENTITLEMENTS.enqueue(session, SyncEntitlements(user_id=order.user_id), key=key)
 
 
 async def record_paid(ctx: JobContext) -> None:
@@ -213,5 +212,5 @@ async def record_refunded(ctx: JobContext) -> None:
 
 
 def register_jobs(registry: JobRegistry) -> None:
-    registry.register(ORDER_RECORD_PAID, record_paid, FULFILMENT_POLICY)
-    registry.register(ORDER_RECORD_REFUNDED, record_refunded, FULFILMENT_POLICY)
+    registry.register(RECORD_PAID, record_paid)
+    registry.register(RECORD_REFUNDED, record_refunded)

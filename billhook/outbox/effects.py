@@ -13,6 +13,8 @@
 * ``email.send`` {template, to, context, key_object}; key ``email:<template>:<to>:<object id>``,
   templates ``payment_failed`` (per failed charge), ``subscription_canceled``, ``refund_issued``.
 
+The job types with a contract (payload model, retry policy) are defined in
+:mod:`billhook.outbox.contracts`; these functions build their payloads from provider objects.
 Keys are deterministic, so a replayed or duplicated event requests nothing twice; entitlement
 keys name the resulting state, so several events that lead to one state sync once.
 """
@@ -25,6 +27,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.models import Customer, Subscription
 from billhook.outbox import enqueue
+from billhook.outbox.contracts import (
+    PROVISION_CUSTOMER,
+    RECORD_PAID,
+    RECORD_REFUNDED,
+    SEND_EMAIL,
+    SYNC_ENTITLEMENTS,
+    OrderLine,
+    ProvisionCustomer,
+    RecordPaid,
+    RecordRefunded,
+    SendEmail,
+    SyncEntitlements,
+)
 from billhook.providers.base import (
     ProviderCharge,
     ProviderCheckoutSession,
@@ -33,22 +48,8 @@ from billhook.providers.base import (
     ProviderRefund,
 )
 
-ENTITLEMENTS_SYNC = "entitlements.sync"
-ORDER_RECORD_PAID = "order.record_paid"
-ORDER_RECORD_REFUNDED = "order.record_refunded"
-EMAIL_SEND = "email.send"
-PROVISION_CUSTOMER = "accounts.provision_customer"
 INVALIDATE_SUBSCRIPTION_CACHE = "subscriptions.invalidate_cache"
 INVALIDATE_PAYMENT_STATS = "payments.invalidate_stats"
-JOB_TYPES = (
-    ENTITLEMENTS_SYNC,
-    ORDER_RECORD_PAID,
-    ORDER_RECORD_REFUNDED,
-    EMAIL_SEND,
-    PROVISION_CUSTOMER,
-    INVALIDATE_SUBSCRIPTION_CACHE,
-    INVALIDATE_PAYMENT_STATS,
-)
 
 PAYMENT_FAILED = "payment_failed"
 SUBSCRIPTION_CANCELED = "subscription_canceled"
@@ -63,81 +64,83 @@ async def sync_entitlements(
         f"entitlements:{subscription.stripe_id}:{subscription.status}:"
         f"{subscription.price_stripe_id}:{subscription.quantity}:{period_end}"
     )
-    payload = {
-        "customer_id": customer.stripe_id if customer else None,
-        "user_id": subscription.user_id,
-        "subscription_id": subscription.stripe_id,
-        "status": subscription.status,
-    }
-    return await enqueue(session, ENTITLEMENTS_SYNC, payload, key=key)
+    payload = SyncEntitlements(
+        customer_id=customer.stripe_id if customer else None,
+        user_id=subscription.user_id,
+        subscription_id=subscription.stripe_id,
+        status=subscription.status,
+    )
+    return await SYNC_ENTITLEMENTS.enqueue(session, payload, key=key)
 
 
 async def record_invoice_paid(session: AsyncSession, invoice: ProviderInvoice) -> bool:
-    payload = {
-        "source": "invoice",
-        "invoice_id": invoice.id,
-        "subscription_id": invoice.subscription_id,
-        "customer_id": invoice.customer_id,
-        "payment_intent_id": invoice.payment_intent_id,
-        "billing_reason": invoice.billing_reason,
-        "amount_paid": invoice.amount_paid,
-        "currency": invoice.currency,
-    }
-    return await enqueue(session, ORDER_RECORD_PAID, payload, key=f"order:{invoice.id}")
+    payload = RecordPaid(
+        source="invoice",
+        invoice_id=invoice.id,
+        subscription_id=invoice.subscription_id,
+        customer_id=invoice.customer_id,
+        payment_intent_id=invoice.payment_intent_id,
+        billing_reason=invoice.billing_reason,
+        amount_paid=invoice.amount_paid,
+        currency=invoice.currency,
+    )
+    return await RECORD_PAID.enqueue(session, payload, key=f"order:{invoice.id}")
 
 
 async def record_checkout_paid(session: AsyncSession, checkout: ProviderCheckoutSession) -> bool:
-    payload = {
-        "source": "checkout",
-        "checkout_session_id": checkout.id,
-        "customer_id": checkout.customer_id,
-        "client_reference_id": checkout.client_reference_id,
-        "payment_intent_id": checkout.payment_intent_id,
-        "amount_total": checkout.amount_total,
-        "currency": checkout.currency,
-        "line_items": [
-            {
-                "price_id": li.price_id,
-                "product_id": li.product_id,
-                "quantity": li.quantity,
-                "amount_total": li.amount_total,
-            }
+    payload = RecordPaid(
+        source="checkout",
+        checkout_session_id=checkout.id,
+        customer_id=checkout.customer_id,
+        client_reference_id=checkout.client_reference_id,
+        payment_intent_id=checkout.payment_intent_id,
+        amount_total=checkout.amount_total,
+        currency=checkout.currency,
+        line_items=[
+            OrderLine(
+                price_id=li.price_id,
+                product_id=li.product_id,
+                quantity=li.quantity,
+                amount_total=li.amount_total,
+            )
             for li in checkout.line_items
         ],
-        "metadata": dict(checkout.metadata),
-    }
-    return await enqueue(session, ORDER_RECORD_PAID, payload, key=f"order:{checkout.id}")
+        metadata=dict(checkout.metadata),
+    )
+    return await RECORD_PAID.enqueue(session, payload, key=f"order:{checkout.id}")
 
 
 async def record_intent_paid(session: AsyncSession, intent: ProviderPaymentIntent) -> bool:
-    payload = {
-        "source": "payment_intent",
-        "payment_intent_id": intent.id,
-        "customer_id": intent.customer_id,
-        "amount": intent.amount_received or intent.amount,
-        "currency": intent.currency,
-        "metadata": dict(intent.metadata),
-    }
-    return await enqueue(session, ORDER_RECORD_PAID, payload, key=f"order:{intent.id}")
+    payload = RecordPaid(
+        source="payment_intent",
+        payment_intent_id=intent.id,
+        customer_id=intent.customer_id,
+        amount=intent.amount_received or intent.amount,
+        currency=intent.currency,
+        metadata=dict(intent.metadata),
+    )
+    return await RECORD_PAID.enqueue(session, payload, key=f"order:{intent.id}")
 
 
 async def record_refund(session: AsyncSession, refund: ProviderRefund, charge: ProviderCharge) -> bool:
-    payload = {
-        "refund_id": refund.id,
-        "payment_intent_id": charge.payment_intent_id,
-        "charge_id": charge.id,
-        "amount_refunded": charge.amount_refunded,
-        "reason": refund.reason,
-    }
-    return await enqueue(session, ORDER_RECORD_REFUNDED, payload, key=f"order_refund:{refund.id}")
+    payload = RecordRefunded(
+        refund_id=refund.id,
+        payment_intent_id=charge.payment_intent_id,
+        charge_id=charge.id,
+        amount_refunded=charge.amount_refunded,
+        reason=refund.reason,
+    )
+    return await RECORD_REFUNDED.enqueue(session, payload, key=f"order_refund:{refund.id}")
 
 
 async def provision_customer(
     session: AsyncSession, customer: Customer, email: str | None, event_id: str | None
 ) -> bool:
-    payload = {"customer_id": customer.stripe_id, "email": email or customer.email, "event_id": event_id}
+    payload = ProvisionCustomer(
+        customer_id=customer.stripe_id, email=email or customer.email, event_id=event_id
+    )
     key = f"accounts.provision:{customer.stripe_id}"
-    return await enqueue(session, PROVISION_CUSTOMER, payload, key=key)
+    return await PROVISION_CUSTOMER.enqueue(session, payload, key=key)
 
 
 async def invalidate_subscription_cache(
@@ -160,5 +163,5 @@ async def send_email(
     """Request one email per (template, recipient, causing object); nothing without a recipient."""
     if not to:
         return False
-    payload = {"template": template, "to": to, "context": context, "key_object": key_object}
-    return await enqueue(session, EMAIL_SEND, payload, key=f"email:{template}:{to}:{key_object}")
+    payload = SendEmail(template=template, to=to, context=context, key_object=key_object)
+    return await SEND_EMAIL.enqueue(session, payload, key=f"email:{template}:{to}:{key_object}")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
+    from billhook.outbox.contracts import JobContract
     from billhook.runtime import Runtime
 
 
@@ -68,6 +69,7 @@ class JobDefinition:
     type: str
     handler: JobHandler
     policy: RetryPolicy
+    contract: JobContract[Any] | None = None  # the payload's model, checked before the handler runs
 
 
 @dataclass
@@ -76,10 +78,17 @@ class JobRegistry:
 
     _definitions: dict[str, JobDefinition] = field(default_factory=dict)
 
-    def register(self, job_type: str, handler: JobHandler, policy: RetryPolicy | None = None) -> None:
-        if job_type in self._definitions:
-            raise ValueError(f"job type {job_type!r} is registered twice")
-        self._definitions[job_type] = JobDefinition(job_type, handler, policy or RetryPolicy())
+    def register(
+        self, job_type: str | JobContract[Any], handler: JobHandler, policy: RetryPolicy | None = None
+    ) -> None:
+        """Register a handler for a job type, by its contract (name, payload model, policy) or,
+        for a type internal to one domain, by name."""
+        contract = None if isinstance(job_type, str) else job_type
+        name = job_type if isinstance(job_type, str) else job_type.name
+        if name in self._definitions:
+            raise ValueError(f"job type {name!r} is registered twice")
+        chosen = policy or (contract.policy if contract is not None else RetryPolicy())
+        self._definitions[name] = JobDefinition(name, handler, chosen, contract)
 
     def get(self, job_type: str) -> JobDefinition:
         try:

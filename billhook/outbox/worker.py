@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from billhook.logging import get_logger, redact
-from billhook.outbox import metrics, repository
-from billhook.outbox.enqueue import enqueue
+from billhook.outbox import contracts, metrics, repository
 from billhook.outbox.jobs import JobContext, JobDefinition, PermanentJobError, UnknownJobType
 from billhook.outbox.notify import OutboxListener
 from billhook.outbox.repository import ClaimedJob
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-DEAD_LETTER_ALERT = "email.dead_letter_alert"
+DEAD_LETTER_ALERT = contracts.DEAD_LETTER_ALERT.name
 MAX_ERROR_LENGTH = 2000
 
 
@@ -204,6 +203,8 @@ class OutboxWorker:
             await self._bury(job, f"UnknownJobType: no handler is registered for job type {job.type!r}")
             return
         try:
+            if definition.contract is not None:
+                definition.contract.read(job.payload)  # a payload that does not fit never succeeds
             ran = await self._run_handler(job, definition, claimed_at)
         except PermanentJobError as exc:
             await self._bury(job, describe_error(exc))
@@ -258,9 +259,11 @@ class OutboxWorker:
         async with self.runtime.session_factory() as session:
             buried = await repository.bury(session, job.id, self.worker_id, error=error, now=now)
             if buried and job.type != DEAD_LETTER_ALERT:
-                alert = {"job_id": job.id, "job_type": job.type, "key": job.key,
-                         "attempts": job.attempt, "error": error.splitlines()[0]}  # fmt: skip
-                await enqueue(session, DEAD_LETTER_ALERT, alert, key=f"dead_letter_alert:{job.id}")
+                first_line = error.splitlines()[0]
+                alert = contracts.DeadLetterAlert(
+                    job_id=job.id, job_type=job.type, key=job.key, attempts=job.attempt, error=first_line
+                )
+                await contracts.DEAD_LETTER_ALERT.enqueue(session, alert, key=f"dead_letter_alert:{job.id}")
             await session.commit()
         if buried:
             metrics.JOBS_DEAD.labels(job.type).inc()

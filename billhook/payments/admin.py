@@ -20,7 +20,7 @@ from billhook.audit import Cause, record
 from billhook.errors import Conflict, InvalidInput, NotFound
 from billhook.kit.money import Money, validate_currency
 from billhook.models import Booking, Dispute, Payment, PaymentStatus, Refund, Subscription, User
-from billhook.outbox import enqueue
+from billhook.outbox.contracts import SEND_EMAIL, SendEmail
 from billhook.providers.actions import ProviderActions
 from billhook.providers.base import PaymentProvider
 
@@ -248,13 +248,10 @@ async def alert_admins_of_dispute(session: AsyncSession, dispute: Dispute, payme
     }
     queued = 0
     for email in admins.all():
-        payload = {
-            "template": DISPUTE_TEMPLATE,
-            "to": email,
-            "context": context,
-            "key_object": dispute.stripe_id,
-        }
-        queued += await enqueue(
-            session, "email.send", payload, key=f"email:{DISPUTE_TEMPLATE}:{email}:{dispute.stripe_id}"
+        payload = SendEmail(
+            template=DISPUTE_TEMPLATE, to=email, context=context, key_object=dispute.stripe_id
+        )
+        queued += await SEND_EMAIL.enqueue(
+            session, payload, key=f"email:{DISPUTE_TEMPLATE}:{email}:{dispute.stripe_id}"
         )
     return queued

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billhook.errors import InvalidInput, NotFound
 from billhook.fulfilment.requests import FulfilmentJob
+from billhook.fulfilment.webhooks import add_endpoint, disable_endpoint, list_endpoints
 from billhook.models import Booking, BookingStatus, Order, OrderItem, OrderType, Payment, PaymentStatus
 from billhook.orders.schemas import OrderItemInput, OrderStatus
 from billhook.orders.service import record_order_payment_failed, record_order_refunded, record_paid_order
@@ -19,7 +20,9 @@ CONTACTS = {"email": "owner@example.com", "name": "Ada Owner"}
 
 @pytest.fixture
 async def session(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session on a database where one endpoint takes every outgoing event (so they publish)."""
     async with session_factory() as session:
+        await add_endpoint(session, "https://host.example/hooks")
         yield session
 
 
@@ -57,6 +60,15 @@ async def test_a_new_order_registers_domains_with_contacts_and_activates_plans(s
     register = (await jobs(session, FulfilmentJob.DOMAIN_REGISTER))[0]
     item_id = register.payload["order_item_id"]
     assert register.key == f"{FulfilmentJob.DOMAIN_REGISTER}:{item_id}:cs_1"
+
+
+async def test_no_webhook_is_published_without_a_subscribed_endpoint(session: AsyncSession) -> None:
+    for endpoint in await list_endpoints(session):
+        await disable_endpoint(session, endpoint.id)
+    await add_endpoint(session, "https://refunds.example/hooks", event_types=["payment.refunded"])
+    items = [OrderItemInput(kind="plan", unit_amount=4900, product_id="pro")]
+    await _paid(session, OrderType.NEW, items, checkout_session_stripe_id="cs_quiet")
+    assert await _job_types(session) == []
 
 
 async def test_a_one_time_plan_purchase_starts_no_subscription_term(session: AsyncSession) -> None:
