@@ -108,7 +108,9 @@ class Settings(BaseSettings):
     billhook_password_reset_ttl_minutes: int = Field(default=60, ge=1)
     billhook_past_due_grace_days: int = Field(default=7, ge=0)
     billhook_inbox_reconcile_interval: float = Field(default=600.0, ge=0)  # seconds; 0 turns it off
-    billhook_inbox_concurrency: int = Field(default=4, ge=1)
+    # Inbox slots per worker (customers applied at once): mostly waiting on the provider, so
+    # more than the outbox's; each holds a database connection while it applies.
+    billhook_inbox_concurrency: int = Field(default=8, ge=1, le=64)
     # PostgreSQL connections the webhook receiver writes on (batches in flight at once)
     billhook_webhook_write_connections: int = Field(default=2, ge=1, le=64)
     billhook_support_email: str | None = None

@@ -18,7 +18,7 @@ from billhook.runtime import Runtime
 
 def worker(
     concurrency: int = typer.Option(
-        4, min=1, max=256, help="Jobs run at once (PostgreSQL; SQLite runs one)."
+        4, min=1, max=256, help="Outbox jobs run at once (PostgreSQL; SQLite runs one)."
     ),
     grace: float = typer.Option(30.0, min=0, help="Seconds in-flight jobs get to finish on shutdown."),
 ) -> None:
@@ -38,7 +38,8 @@ async def _serve(runtime: Runtime, concurrency: int, grace: float) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     outbox = OutboxWorker(runtime, concurrency=concurrency, grace=grace)
-    inbox = InboxWorker(runtime, inbox_options(runtime.settings), concurrency=concurrency)
+    # The inbox has its own slots (BILLHOOK_INBOX_CONCURRENCY): its work waits on the provider.
+    inbox = InboxWorker(runtime, inbox_options(runtime.settings))
     await runtime.start()
     try:
         await outbox.start()
