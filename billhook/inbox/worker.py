@@ -40,7 +40,6 @@ from billhook.logging import get_logger
 from billhook.models import InboxEvent
 from billhook.outbox import RetryPolicy
 from billhook.providers.base import PaymentProvider
-from billhook.providers.stripe.mapping import event as event_from_payload
 from billhook.runtime import Runtime
 
 log = get_logger(__name__)
@@ -259,7 +258,8 @@ class InboxWorker:
                 async with asyncio.timeout(self.options.lease.total_seconds() * 0.8):
                     if mine[0].ordering_key:
                         await hold_mirror_of(session, mine[0].ordering_key)
-                    events = [event_from_payload(c.payload) for c in mine if c.type in self.options.routes]
+                    routed = [c.payload for c in mine if c.type in self.options.routes]
+                    events = [self.provider.parse_event(payload) for payload in routed]
                     await prefetch(fetches, events)
                     for current in mine:
                         await self._handle(session, fetches, current)
@@ -280,7 +280,7 @@ class InboxWorker:
         metrics.PROCESSING_ATTEMPTS.labels(claimed.type).inc()
         handler = self.options.routes.get(claimed.type)
         if handler is not None:
-            event = event_from_payload(claimed.payload)
+            event = self.provider.parse_event(claimed.payload)
             await handler(HandlerContext(session, fetches, event, self.runtime.clock.now()))
 
     async def _failed(self, claim_: Claim, event_type: str, exc: Exception) -> str:
