@@ -24,12 +24,12 @@ from pydantic import (
 )
 
 from billhook.catalog.currencies import is_stripe_currency
+from billhook.catalog.kinds import KINDS_DESCRIBED, is_item_kind
 from billhook.kit.money import Money, decimals, validate_currency
 
 LOOKUP_KEY_VERSION = "v1"
 BUILT_IN_ROLES = ("free", "coach", "admin")
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
-_FULFILMENT = re.compile(r"^(plan|domain|booking|credits|custom:[a-z0-9][a-z0-9_.-]*)$")
 
 
 def _slug(value: str) -> str:
@@ -140,8 +140,8 @@ class CatalogProduct(BaseModel):
     @field_validator("fulfilment")
     @classmethod
     def _fulfilment(cls, kind: str) -> str:
-        if not _FULFILMENT.match(kind):
-            raise ValueError("must be plan, domain, booking, credits or custom:<name>")
+        if not is_item_kind(kind):
+            raise ValueError(f"must be {KINDS_DESCRIBED}")
         return kind
 
     @model_validator(mode="after")

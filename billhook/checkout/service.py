@@ -26,7 +26,7 @@ from billhook.customers.service import ensure_customer
 from billhook.errors import Conflict, InvalidInput
 from billhook.kit.clock import Clock
 from billhook.models import CheckoutSession, Order, OrderType, Price, Product, Subscription, User
-from billhook.orders.schemas import OrderStatus
+from billhook.models.orders import OrderStatus
 from billhook.providers.actions import CheckoutMode, CheckoutRequest, ProviderActions
 from billhook.providers.base import PaymentProvider
 

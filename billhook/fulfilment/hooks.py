@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, cast
 
+from billhook.catalog.kinds import CUSTOM_PREFIX
 from billhook.fulfilment.records import ItemWork, Target
-from billhook.orders.schemas import CUSTOM_PREFIX
 from billhook.outbox import JobContext, PermanentJobError
 
 ENTRY_POINT_GROUP = "billhook.fulfilment"

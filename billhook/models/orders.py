@@ -19,6 +19,14 @@ class OrderType(StrEnum):
     BOOKING = "booking"
 
 
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    PAYMENT_FAILED = "payment_failed"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
 class Order(TimestampMixin, Base):
     __tablename__ = "orders"
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billhook.catalog.kinds import CUSTOM_PREFIX, ItemKind
 from billhook.fulfilment.requests import EventType, FulfilmentJob, fulfilment_key, publish_event
 from billhook.models import Order, OrderItem, OrderType
-from billhook.orders.schemas import CUSTOM_PREFIX, ItemKind
 from billhook.outbox import FULFILMENT_POLICY, enqueue
 
 

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from billhook.catalog.kinds import CUSTOM_PREFIX, KINDS_DESCRIBED, ItemKind, is_item_kind
+from billhook.models.orders import OrderStatus
 
-class OrderStatus(StrEnum):
-    PENDING = "pending"
-    PAID = "paid"
-    PAYMENT_FAILED = "payment_failed"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-
-
-class ItemKind(StrEnum):
-    """What an order line is; ``custom:<name>`` kinds go to a host's entry point."""
-
-    PLAN = "plan"
-    HOSTING = "hosting"
-    DOMAIN = "domain"
-    BOOKING = "booking"
-    CREDITS = "credits"
-
-
-CUSTOM_PREFIX = "custom:"
+# The kinds live in billhook.catalog.kinds and the statuses beside the table (billhook.models.orders).
+__all__ = ["CUSTOM_PREFIX", "ItemKind", "OrderItemInput", "OrderStatus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +29,8 @@ class OrderItemInput:
 
     def problems(self) -> list[str]:
         found = []
-        known = {kind.value for kind in ItemKind}
-        if self.kind not in known and not (self.kind.startswith(CUSTOM_PREFIX) and len(self.kind) > 7):
-            found.append(f"unknown item kind {self.kind!r} (use {', '.join(sorted(known))} or custom:<name>)")
+        if not is_item_kind(self.kind):
+            found.append(f"unknown item kind {self.kind!r} (use {KINDS_DESCRIBED})")
         if self.quantity < 1:
             found.append("quantity must be at least 1")
         if self.unit_amount < 0:

@@ -18,14 +18,16 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billhook.catalog.kinds import ItemKind
 from billhook.errors import InvalidInput, NotFound
 from billhook.fulfilment.requests import EventType, publish_event
 from billhook.kit.clock import utcnow
 from billhook.kit.money import validate_currency
 from billhook.models import Booking, BookingStatus, Order, OrderItem, OrderType
+from billhook.models.orders import OrderStatus
 from billhook.orders import repository
 from billhook.orders.dispatch import OrderJobDispatcher
-from billhook.orders.schemas import ItemKind, OrderItemInput, OrderStatus
+from billhook.orders.schemas import OrderItemInput
 
 _UNPAID = (OrderStatus.PENDING, OrderStatus.PAYMENT_FAILED)
 
