@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from billhook import __version__
 from billhook.accounts import endpoints as accounts_api
-from billhook.accounts.deps import authentication
+from billhook.accounts.deps import SESSION_COOKIE, authentication
 from billhook.admin import pages as admin_pages
 from billhook.analytics import endpoints as analytics_api
 from billhook.bookings import endpoints as bookings_api
@@ -19,6 +19,7 @@ from billhook.checkout import endpoints as checkout_api
 from billhook.config import Settings
 from billhook.entitlements import endpoints as entitlements_api
 from billhook.http import health, metrics
+from billhook.http.docs import declare_security, install_docs
 from billhook.http.errors import install_error_handlers
 from billhook.http.openapi import document_errors
 from billhook.http.request_id import RequestIdMiddleware
@@ -47,11 +48,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted payments and subscriptions backend on Stripe.",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by install_docs: /docs works offline
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.webhook_secrets = runtime.webhook_secrets
     install_error_handlers(app)
     document_errors(app, authentication)
+    declare_security(app, authentication, SESSION_COOKIE)
+    install_docs(app)
     app.add_middleware(StorableInputMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in (
