@@ -64,6 +64,9 @@ class SharedFetches:
     async def aclose(self) -> None:
         """The provider belongs to the runtime; nothing of ours to close."""
 
+    def parse_event(self, payload: dict[str, Any]) -> ProviderEvent:
+        return self._provider.parse_event(payload)
+
     async def get_customer(self, customer_id: str) -> ProviderCustomer:
         return await self._once("customer", customer_id, self._provider.get_customer)
 

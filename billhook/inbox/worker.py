@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.db.locks import hold_mirror_of
+from billhook.db.outage import Outage, is_outage
 from billhook.errors import BillhookError
 from billhook.inbox import metrics
 from billhook.inbox.claims import (
@@ -43,6 +45,16 @@ from billhook.providers.base import PaymentProvider
 from billhook.runtime import Runtime
 
 log = get_logger(__name__)
+
+MAX_CONFLICT_RETRIES = 3
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race, retry it.
+_CONFLICT_STATES = {"40P01", "40001"}
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) in _CONFLICT_STATES
+
 
 INBOX_POLICY = RetryPolicy(max_attempts=8, base_delay=timedelta(seconds=5), max_delay=timedelta(hours=1))
 
@@ -74,6 +86,7 @@ class InboxWorker:
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._wakes = 0  # counts wake-ups, so one that lands while a slot is busy is not lost
+        self.outage = Outage(log, "inbox_database_unavailable")  # shared by the slots: one line per try
         self._active_keys: set[str] = set()  # keys this worker's slots are applying
         self.provider_reads = 0  # provider reads made for the events applied (metrics, benchmarks)
         self._last_reconcile: datetime | None = None
@@ -142,10 +155,14 @@ class InboxWorker:
             seen = self._wakes
             try:
                 groups = await self._claim_groups(1)
+                self.outage.recovered(worker=self.name)
                 if groups:
                     await self.apply_group(groups[0])
                     continue
-            except Exception:  # keep the slot alive; the cause is logged and retried next round
+            except Exception as exc:  # keep the slot alive; the cause is logged and retried
+                if is_outage(exc):  # the database went away: one line per attempt, backing off
+                    await self.outage.wait_after(exc, self._stopping, worker=self.name)
+                    continue
                 log.exception("inbox_worker_round_failed", worker=self.name)
             await self._idle(seen)
 
@@ -227,12 +244,19 @@ class InboxWorker:
         fetches = SharedFetches(self.provider)
         outcomes: dict[str, str] = {}
         pending = list(group)
+        conflicts = 0
         try:
             while pending:
                 failure = await self._apply_together(pending, fetches, outcomes)
                 if failure is None:
                     break
                 failed, exc = failure
+                if _is_conflict(exc) and conflicts < MAX_CONFLICT_RETRIES:
+                    # Another customer's transaction wrote the same rows in the other order (a
+                    # customer both groups mirror): PostgreSQL aborted us; the group is not at fault.
+                    conflicts += 1
+                    await asyncio.sleep(random.uniform(0.01, 0.05) * conflicts)  # noqa: S311 (jitter)
+                    continue
                 outcomes[failed.claim.id] = await self._failed(failed.claim, failed.type, exc)
                 pending = [c for c in pending if c is not failed and c.claim.id not in outcomes]
         finally:
