@@ -125,20 +125,17 @@ async def buy_domain(stack: Stack) -> None:
 
 
 async def upgrade(stack: Stack, who: Customer) -> int:
-    """cat moves from premium to enterprise at the provider (as in its dashboard); the prorated
-    difference is invoiced at once. Returns what that invoice charged."""
-    row = await subscription_of(stack, who)
-    current = await stack.provider.get_subscription(row.stripe_id)
-    assert current.first_item is not None
-    updated = await stack.actions.change_plan(
-        subscription_id=row.stripe_id,
-        item_id=current.first_item.id,
-        price_id=await price_id(stack, "enterprise_sub"),
-        proration_behavior="always_invoice",
-        idempotency_key=new_id("test-upgrade"),
+    """cat moves from premium to enterprise through Billhook's API; the prorated difference is
+    invoiced at once. Returns what that invoice charged (read back from the sandbox)."""
+    changed = await stack.http.post(
+        "/api/subscription/change-plan", json={"product_id": "enterprise_sub"}, headers=who.headers
     )
-    invoice = await stack.provider.get_invoice(updated.latest_invoice_id or "")
-    assert invoice.status == "paid" and 0 < invoice.amount_paid < EXPANSION
+    assert changed.status_code == 200 and changed.json()["applied"] is True, changed.text
+    row = await subscription_of(stack, who)
+    subscription = await stack.provider.get_subscription(row.stripe_id)
+    invoice = await stack.provider.get_invoice(subscription.latest_invoice_id or "")
+    assert invoice.status == "paid" and invoice.billing_reason == "subscription_update"
+    assert 0 < invoice.amount_paid < EXPANSION
     return invoice.amount_paid
 
 
