@@ -133,3 +133,16 @@ async def test_an_event_is_replayed_from_the_page(
     [entry] = await audit(shared_stack, "inbox.event_replayed", event.event_id)
     assert entry.actor == f"admin:{people.ids['admin']}"
     assert entry.changes["outcome"] == "processed"
+
+
+async def test_reconcile_from_the_page_names_the_admin(
+    shared_stack: Stack, people: People, admin: httpx.AsyncClient
+) -> None:
+    response = await post_action(admin, "/admin/operations/reconcile", hours="2")
+    assert response.status_code == 303, response.text
+    assert response.headers["location"].startswith("/admin/operations?done=reconcile&n=")
+    [entry] = await audit(shared_stack, "inbox.reconciled")
+    assert entry.actor == f"admin:{people.ids['admin']}"
+    assert entry.changes["hours"] == 2 and entry.changes["seen"] >= entry.changes["stored"] >= 0
+    refused = await post_action(admin, "/admin/operations/reconcile", hours="0")
+    assert refused.status_code == 422 and "hours:" in refused.text
