@@ -23,7 +23,8 @@ from billhook.cli.provider_session import run_in_transaction
 from billhook.errors import InvalidInput
 from billhook.kit.clock import SystemClock
 from billhook.kit.money import Money
-from billhook.payments import admin
+from billhook.payments import queries
+from billhook.payments.actions import RetriedInvoice, retry_subscription_payment
 from billhook.payments.refunds import RefundRequest, request_refund
 from billhook.payments.stats import invalidate_payment_stats
 from billhook.providers.actions import ProviderActions, RefundReason
@@ -83,18 +84,18 @@ def list_command(
     since: Annotated[str | None, typer.Option(help="Created since: 24h, 30m, 7d or an ISO time.")] = None,
     currency: Annotated[str | None, typer.Option(help="Three-letter currency code.")] = None,
     disputed: Annotated[bool, typer.Option("--disputed", help="Only disputed payments.")] = False,
-    limit: Annotated[int, typer.Option(min=1, max=admin.MAX_LIMIT, help="At most this many.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=queries.MAX_LIMIT, help="At most this many.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """Payments, newest first."""
     start = _since(since)
 
     async def action(ops: Ops) -> list[dict[str, Any]]:
-        spec = admin.normalized_filter(
+        spec = queries.normalized_filter(
             status=status, user_id=None, currency=currency, since=start, until=None, disputed=disputed or None
         )
-        page = await admin.list_payments(ops.session, spec, limit=limit)
-        return [admin.payment_view(p) for p in page.items]
+        page = await queries.list_payments(ops.session, spec, limit=limit)
+        return [queries.payment_view(p) for p in page.items]
 
     views = run(action)
     if as_json:
@@ -166,8 +167,8 @@ def retry_command(
 ) -> None:
     """Pay the subscription's open invoice now with the saved card."""
 
-    async def action(ops: Ops) -> admin.RetriedInvoice:
-        return await admin.retry_subscription_payment(ops.session, ops.provider, ops.actions, subscription_id)
+    async def action(ops: Ops) -> RetriedInvoice:
+        return await retry_subscription_payment(ops.session, ops.provider, ops.actions, subscription_id)
 
     result = run(action)
     if as_json:

@@ -18,7 +18,7 @@ from billhook.accounts.errors import Forbidden
 from billhook.checkout.deps import ActionsDep
 from billhook.http.deps import RuntimeDep, SessionDep, get_session
 from billhook.models import User
-from billhook.payments import admin
+from billhook.payments import queries
 from billhook.payments.refunds import RefundRequest, request_refund
 from billhook.payments.stats import invalidate_payment_stats, payment_stats
 from billhook.providers.actions import RefundReason
@@ -37,8 +37,8 @@ class RefundIn(BaseModel):
     request_key: str | None = Field(default=None, min_length=1, max_length=100)
 
 
-def _page(page: admin.PaymentPage) -> dict[str, Any]:
-    return {"items": [admin.payment_view(p) for p in page.items], "next_cursor": page.next_cursor}
+def _page(page: queries.PaymentPage) -> dict[str, Any]:
+    return {"items": [queries.payment_view(p) for p in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/api/payments")
@@ -53,13 +53,13 @@ async def list_payments(
     since: datetime | None = None,
     until: datetime | None = None,
     disputed: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=admin.MAX_LIMIT)] = 50,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    spec = admin.normalized_filter(
+    spec = queries.normalized_filter(
         status=status_, user_id=user_id, currency=currency, since=since, until=until, disputed=disputed
     )
-    page = await admin.list_payments(session, spec, limit=limit, cursor=cursor)
+    page = await queries.list_payments(session, spec, limit=limit, cursor=cursor)
     stats, cached = await payment_stats(session, cache)
     return {**_page(page), "stats": {**stats.as_dict(), "cached": cached}}
 
@@ -68,18 +68,18 @@ async def list_payments(
 async def my_payments(
     session: SessionDep,
     user: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=admin.MAX_LIMIT)] = 50,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    spec = admin.PaymentFilter(user_id=user.id)
-    return _page(await admin.list_payments(session, spec, limit=limit, cursor=cursor))
+    spec = queries.PaymentFilter(user_id=user.id)
+    return _page(await queries.list_payments(session, spec, limit=limit, cursor=cursor))
 
 
 @router.get("/api/payments/{payment_id}")
 async def get_payment(payment_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    payment = await admin.visible_payment(session, user, payment_id)
-    refunds = await admin.refunds_of(session, payment.id)
-    return {**admin.payment_view(payment), "refunds": [admin.refund_view(r) for r in refunds]}
+    payment = await queries.visible_payment(session, user, payment_id)
+    refunds = await queries.refunds_of(session, payment.id)
+    return {**queries.payment_view(payment), "refunds": [queries.refund_view(r) for r in refunds]}
 
 
 @router.post("/api/payments/{payment_id}/refund", status_code=status.HTTP_202_ACCEPTED)
@@ -95,7 +95,7 @@ async def refund_payment(
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> dict[str, Any]:
     # Not require_role: who may not even see the payment gets 404 (no probing), the payer 403.
-    await admin.visible_payment(session, user, payment_id)
+    await queries.visible_payment(session, user, payment_id)
     if user.role != "admin":
         raise Forbidden("only an admin can refund a payment")
     requested = await request_refund(

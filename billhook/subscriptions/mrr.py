@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -157,8 +157,20 @@ def _effective_at(
         # is an older state, dated by when paying started.
         if not earlier or earlier[-1].effective_at < since or earlier[-1].state_after == State.ENDED:
             return since  # paying since the start or the trial's end
-        return event_at  # a price or quantity change, or paying again after unpaid
+        # A price or quantity change, or paying again after unpaid: after the fact it changes, even
+        # when the provider's clock gives both the same second (a sandbox test clock stands still).
+        return max(event_at, earlier[-1].effective_at + timedelta(seconds=1))
     return event_at
+
+
+def _undated(subscription: ProviderSubscription, chain: Sequence[MrrMovement], now: datetime) -> datetime:
+    """When no provider event dates a change (a user's own change, synced in the request): now,
+    but never before what the provider already dated (a sandbox test clock runs ahead of the wall
+    clock; a change cannot precede the facts it follows)."""
+    known = [now, *(row.effective_at + timedelta(seconds=1) for row in chain[-1:])]
+    if subscription.current_period_start is not None:
+        known.append(subscription.current_period_start)
+    return max(known)
 
 
 def _implied(subscription: ProviderSubscription, now: Contribution) -> list[tuple[datetime, State]]:
@@ -216,7 +228,7 @@ async def record(
     if row.customer_id is None or row.currency is None or current.state is State.NONE:
         return None
     chain = await _chain(session, subscription_id=row.id)
-    event_at = await _event_time(session, event_id) or now or utcnow()
+    event_at = await _event_time(session, event_id) or _undated(subscription, chain, now or utcnow())
     at = _effective_at(subscription, current, chain, event_at)
     written = [
         _put(
@@ -230,7 +242,7 @@ async def record(
         )
         for when, state in _implied(subscription, current)
     ]
-    if not _known(chain, at, current, dated_by_event=at == event_at):
+    if not _known(chain, at, current, dated_by_event=at >= event_at):
         written.append(_put(session, row, chain, at, current, event_id=event_id, overwrite=True))
     fact = next((fact for fact in reversed(written) if fact is not None), None)
     if fact is not None:

@@ -54,9 +54,15 @@ async def test_a_trial_a_plan_and_a_cancellation_at_period_end_give_the_figures(
 
     await stack.advance(days=40)  # ada's trial converts; bob's subscription ends with its period
     await stack.settled()
+    carol = await subscribed(stack, "carol@example.com", "enterprise_sub")
+    await stack.settled()  # a change before Billhook first sees the subscription is part of its start
+    downgrade = await post(stack, carol, "/api/subscription/change-plan", product_id="premium_sub")
+    assert downgrade.status_code == 200, downgrade.text
+    await stack.settled()
     later = await _metrics(stack, root.headers, days=45)
-    assert (later["mrr"], later["active_subscriptions"], later["trialing_subscriptions"]) == (2900, 1, 0)
-    assert later["movements"] | {"net_new": 0} == {
-        "new": 12_800, "expansion": 0, "contraction": 0, "churn": -9900, "reactivation": 0, "net_new": 0,
+    assert (later["mrr"], later["active_subscriptions"], later["trialing_subscriptions"]) == (5800, 2, 0)
+    assert later["movements"] == {
+        "new": 22_700, "expansion": 0, "contraction": -7000, "churn": -9900, "reactivation": 0,
+        "net_new": 5800,
     }  # fmt: skip
     assert later["customer_churn_rate"] is None  # nobody was paying at the start; bob joined and left within

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from billhook.models import Dispute, OutboxJob, Payment
-from billhook.payments.admin import alert_admins_of_dispute
+from billhook.payments.actions import alert_admins_of_dispute
 from tests.support.payments import People, book, pay_booking, wait_payment
 from tests.support.stack import Stack
 

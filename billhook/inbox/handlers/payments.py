@@ -10,7 +10,7 @@ from billhook.inbox.handlers.base import HandlerContext
 from billhook.models import Payment, PaymentStatus
 from billhook.outbox import effects
 from billhook.payments import service
-from billhook.payments.admin import alert_admins_of_dispute
+from billhook.payments.actions import alert_admins_of_dispute
 from billhook.providers.base import ProviderCharge, ProviderPaymentIntent, ProviderRefund
 
 ORDER_METADATA_KEY = "billhook_order"  # set on intents Billhook creates outside Checkout
