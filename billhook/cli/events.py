@@ -22,6 +22,7 @@ from billhook.errors import BillhookError, InvalidInput
 from billhook.inbox.reconcile import reconcile
 from billhook.inbox.replay import STATUSES, find_event, list_events, replay
 from billhook.inbox.worker import InboxWorker
+from billhook.kit.formatting import format_datetime
 from billhook.models import InboxEvent
 from billhook.providers.stripe import build_provider
 from billhook.runtime import Runtime
@@ -109,7 +110,7 @@ def list_command(
         flag = f"  [{row['flag']}]" if row["flag"] else ""
         typer.echo(
             f"{row['event_id']:<32} {row['type']:<40} {row['status']:<10} "
-            f"attempts={row['attempts']} {row['received_at']}{flag}{error}"
+            f"attempts={row['attempts']} {format_datetime(row['received_at'])}{flag}{error}"
         )
 
 

@@ -12,6 +12,7 @@ import typer
 from billhook.config import Settings, load_settings
 from billhook.db import create_engine, create_session_factory
 from billhook.errors import InvalidInput
+from billhook.kit.formatting import format_datetime
 from billhook.models import EmailMessage
 from billhook.notifications import MailError, OutgoingEmail, PermanentMailError, build_mailer, render_email
 from billhook.notifications import repository as email_repository
@@ -102,7 +103,7 @@ def list_command(
         typer.echo("no emails" + (f" with status {status.value}" if status else ""))
         return
     for message in messages:
-        when = message.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        when = format_datetime(message.created_at)
         line = f"{when}  {message.status:<6}  {message.attempts}x  {message.template:<22}  {message.to_email}"
         typer.echo(line + f"  {message.subject}")
         if message.last_error:

@@ -22,7 +22,7 @@ from billhook.cli.events import parse_since
 from billhook.cli.provider_session import run_in_transaction
 from billhook.errors import InvalidInput
 from billhook.kit.clock import SystemClock
-from billhook.kit.money import Money
+from billhook.kit.formatting import format_money
 from billhook.payments import queries
 from billhook.payments.actions import RetriedInvoice, retry_subscription_payment
 from billhook.payments.refunds import RefundRequest, request_refund
@@ -145,7 +145,7 @@ def refund_command(
             "refund_id": refund.id,
             "amount": refund.amount,
             "currency": refund.currency,
-            "amount_display": Money(refund.amount, refund.currency).format(),
+            "amount_display": format_money(refund.amount, refund.currency),
             "status": refund.status,
             "replayed": requested.replayed,
         }
@@ -174,7 +174,7 @@ def retry_command(
     if as_json:
         typer.echo(json.dumps(asdict(result)))
         return
-    shown = Money(result.amount_due, result.currency).format()
+    shown = format_money(result.amount_due, result.currency)
     if result.already_paid:
         typer.echo(f"invoice {result.invoice_id} of {shown} is already paid: nothing to retry")
         return
