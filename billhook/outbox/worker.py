@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from billhook.db.outage import Outage
 from billhook.logging import get_logger, redact
 from billhook.outbox import contracts, metrics, repository
 from billhook.outbox.jobs import JobContext, JobDefinition, PermanentJobError, UnknownJobType
@@ -82,6 +83,7 @@ class OutboxWorker:
         self._listener: OutboxListener | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self.outage = Outage(log, "outbox_database_unavailable")  # shared by the slots: one line per try
         self._wakes = 0  # counts wake-ups, so one that lands while a slot is busy is not lost
         self._slots: list[asyncio.Task[None]] = []
         # Jobs whose outcome could not be written (the database went away mid-job): handed back
@@ -149,13 +151,16 @@ class OutboxWorker:
             seen = self._wakes
             try:
                 jobs = await self._claim(1)
+                self.outage.recovered(worker_id=self.worker_id)
                 if jobs:
                     await self._execute(jobs[0])
                     continue
             except (SQLAlchemyError, OSError) as exc:
-                # The database is unreachable or refused: keep the slot alive and try again
-                # later. A job whose bookkeeping failed keeps its lease and is reclaimed.
-                log.warning("outbox_slot_error", worker_id=self.worker_id, error=str(exc)[:300])
+                # The database is unreachable or refused: keep the slot alive and try again,
+                # backing off, one line per attempt. A job whose bookkeeping failed keeps its
+                # lease and is reclaimed.
+                await self.outage.wait_after(exc, self._stopping, worker_id=self.worker_id)
+                continue
             await self._idle(seen)
 
     async def _idle(self, seen: int) -> None:
