@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhook.db.base import Base, TimestampMixin
@@ -13,6 +13,8 @@ from billhook.kit.ids import new_id
 
 class Invoice(TimestampMixin, Base):
     __tablename__ = "invoices"
+    # Analytics: failed invoices and their recovery over the invoices first seen in a period.
+    __table_args__ = (Index("ix_invoices_created_at", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inv"))
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)

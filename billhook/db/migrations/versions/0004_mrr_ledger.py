@@ -49,6 +49,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_mrr_ledger_currency_effective_at', ['currency', 'effective_at'], unique=False)
         batch_op.create_index('ix_mrr_ledger_customer_chain', ['customer_id', 'currency', 'effective_at'], unique=False)
     op.create_index('ix_payments_created_at', 'payments', ['created_at'], unique=False)
+    op.create_index('ix_invoices_created_at', 'invoices', ['created_at'], unique=False)
     op.create_index('ix_checkout_sessions_created_at', 'checkout_sessions', ['created_at'], unique=False)
     op.create_index('ix_outbox_jobs_finished_at', 'outbox_jobs', ['finished_at'], unique=False)
     op.create_index('ix_inbox_events_processed_at', 'inbox_events', ['processed_at'], unique=False)
@@ -59,6 +60,7 @@ def downgrade() -> None:
     op.drop_index('ix_outbox_jobs_finished_at', table_name='outbox_jobs')
     op.drop_index('ix_checkout_sessions_created_at', table_name='checkout_sessions')
     op.drop_index('ix_payments_created_at', table_name='payments')
+    op.drop_index('ix_invoices_created_at', table_name='invoices')
     op.drop_table('mrr_ledger')
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.drop_column('mrr')
