@@ -19,6 +19,7 @@ from billhook.checkout import endpoints as checkout_api
 from billhook.config import Settings
 from billhook.entitlements import endpoints as entitlements_api
 from billhook.http import health, metrics
+from billhook.http.body_limits import BodyLimitsMiddleware
 from billhook.http.docs import declare_security, install_docs
 from billhook.http.errors import install_error_handlers
 from billhook.http.openapi import document_errors
@@ -58,6 +59,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     declare_security(app, authentication, SESSION_COOKIE)
     install_docs(app)
     app.add_middleware(StorableInputMiddleware)
+    app.add_middleware(
+        BodyLimitsMiddleware,
+        max_body_bytes=settings.billhook_max_request_body_bytes,
+        body_timeout=settings.billhook_request_body_timeout,
+    )
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health.router,

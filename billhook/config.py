@@ -113,6 +113,16 @@ class Settings(BaseSettings):
     billhook_inbox_concurrency: int = Field(default=8, ge=1, le=64)
     # PostgreSQL connections the webhook receiver writes on (batches in flight at once)
     billhook_webhook_write_connections: int = Field(default=2, ge=1, le=64)
+    # Every wait on the database is bounded (seconds): opening a connection, waiting for one
+    # from the pool, and one statement (client side too, so a frozen server cannot hang a request).
+    billhook_db_connect_timeout: float = Field(default=5.0, gt=0)
+    billhook_db_pool_timeout: float = Field(default=5.0, gt=0)
+    billhook_db_statement_timeout: float = Field(default=30.0, gt=0)
+    # The webhook receiver answers 503 when an event is not stored within this (Stripe retries).
+    billhook_webhook_store_timeout: float = Field(default=4.0, gt=0)
+    # A request body must arrive within this (408), and be at most this large (413).
+    billhook_request_body_timeout: float = Field(default=30.0, gt=0)
+    billhook_max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     billhook_support_email: str | None = None
     billhook_alert_email: str | None = None
     # staging only: accept an sk_test_ key with BILLHOOK_ENV=production (logged loudly at start)

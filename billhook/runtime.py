@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from billhook.config import Settings
 from billhook.db import create_engine, create_session_factory, migrate
+from billhook.db.engine import DatabaseTimeouts
 from billhook.kit.clock import Clock, SystemClock
 from billhook.logging import get_logger
 from billhook.outbox.jobs import JobRegistry
@@ -37,6 +38,15 @@ class Service(Protocol):
     async def aclose(self) -> None: ...
 
 
+def database_timeouts(settings: Settings) -> DatabaseTimeouts:
+    """``BILLHOOK_DB_CONNECT_TIMEOUT``, ``BILLHOOK_DB_POOL_TIMEOUT``, ``BILLHOOK_DB_STATEMENT_TIMEOUT``."""
+    return DatabaseTimeouts(
+        connect=settings.billhook_db_connect_timeout,
+        pool=settings.billhook_db_pool_timeout,
+        statement=settings.billhook_db_statement_timeout,
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -57,7 +67,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, timeouts=database_timeouts(settings))
         return cls(
             settings=settings,
             engine=engine,

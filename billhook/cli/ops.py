@@ -21,8 +21,8 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billhook.catalog import CatalogError, load_configured_catalog
+from billhook.catalog.push import sync_products
 from billhook.catalog.schemas import Catalog
-from billhook.checkout.catalog_sync import sync_products
 from billhook.cli.events import parse_since
 from billhook.config import Settings, SettingsError, ensure_secret_key, load_settings
 from billhook.db import create_engine, create_session_factory, migrate

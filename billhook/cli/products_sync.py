@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from billhook.catalog import CatalogError, load_configured_catalog
-from billhook.checkout.catalog_sync import SyncReport, sync_products
+from billhook.catalog.push import SyncReport, sync_products
 from billhook.config import load_settings
 from billhook.db import create_engine, create_session_factory, migrate
 from billhook.errors import BillhookError

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billhook.errors import BillhookError
@@ -21,11 +22,13 @@ _STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    431: "headers_too_large",
     503: "unavailable",
 }
 
@@ -70,7 +73,33 @@ async def _billhook_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.code, exc.message, headers=headers, **exc.details)
 
 
+# What a database that is down, frozen or saturated raises: a timeout (connect, pool checkout,
+# statement), a broken connection. Answered 503 (retry later), not 500 (a bug).
+_UNAVAILABLE = (
+    TimeoutError,
+    ConnectionError,
+    sqlalchemy_exc.TimeoutError,
+    sqlalchemy_exc.OperationalError,
+    sqlalchemy_exc.InterfaceError,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sqlalchemy_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    original = getattr(exc, "orig", None)
+    return original is not None and type(original).__name__ in {
+        "QueryCanceledError",
+        "ConnectionDoesNotExistError",
+    }
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        log.warning("database_unavailable", error_type=type(exc).__name__)
+        return error_response(503, "unavailable", "the database is unavailable; retry later")
     log.exception("unhandled_error", error_type=type(exc).__name__)
     return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
 

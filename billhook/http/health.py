@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -12,6 +14,9 @@ from billhook.http.errors import error_response
 from billhook.runtime import Runtime
 
 router = APIRouter(tags=["health"])
+# Each probe of a dependency is bounded: /readyz answers 503 within 2 s while PostgreSQL (or
+# Redis) is frozen, instead of hanging a load balancer's health check.
+PROBE_TIMEOUT_SECONDS = 1.5
 
 
 @router.get("/healthz", summary="The process is up")
@@ -35,13 +40,17 @@ async def _dependency_failure(runtime: Runtime) -> str | None:
     if starting:
         return starting
     try:
-        async with runtime.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            async with runtime.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        return f"database did not answer within {PROBE_TIMEOUT_SECONDS} s"
     except Exception as exc:  # any driver error means "not ready"
         return f"database unreachable ({type(exc).__name__})"
     if runtime.redis is not None:
         try:
-            await runtime.redis.ping()
+            async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+                await runtime.redis.ping()
         except Exception as exc:
             return f"redis unreachable ({type(exc).__name__})"
     return None

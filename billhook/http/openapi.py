@@ -3,8 +3,8 @@
 Most of an operation's errors follow from how it is built, and are derived here so that a route
 added later is documented too:
 
-- every operation: 422 (a query string PostgreSQL cannot store, a bad parameter) and 503 (the
-  database or another dependency is unavailable);
+- every operation: 422 (a query string PostgreSQL cannot store, a bad parameter), 431 (headers
+  too large) and 503 (the database or another dependency is unavailable);
 - an operation with a body: 400 (unparseable), 408 (the body did not arrive in time) and 413;
 - an operation behind the authentication dependency: 401, 403 (a role, or a cookie write
   without its CSRF token or from another origin) and 404 (what the caller may not see);
@@ -50,6 +50,7 @@ ERROR_RESPONSES: dict[int, str] = {
     413: "The request body or headers are too large",
     422: "Invalid input",
     429: "Too many attempts: retry after the Retry-After header's seconds",
+    431: "The request headers are too large",
     502: "The payment provider refused or failed; the message says why",
     503: "The database or another dependency is unavailable; retry later",
 }
@@ -94,7 +95,7 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 def route_errors(route: Any, method: str, authentication: Callable[..., Any]) -> set[int]:
     """Every error status ``route`` can answer for ``method``."""
-    statuses = {422, 503}
+    statuses = {422, 431, 503}
     dependant = route.dependant
     if dependant.body_params:
         statuses |= {400, 408, 413}

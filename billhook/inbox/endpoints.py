@@ -7,8 +7,10 @@ also exposed as a FastAPI ``router`` for the application. Answers:
 * 200 ``{"status": "already_processed"}``: a duplicate of an event already applied;
 * 400 ``missing_signature`` / ``malformed_signature_header`` / ``timestamp_out_of_tolerance`` /
   ``signature_mismatch`` / ``invalid_utf8`` / ``invalid_json`` / ``invalid_event`` /
-  ``invalid_content_length``; 405 for other methods; 413 past 1 MiB (read no further);
-* 503 when the event could not be stored (database down): Stripe retries, nothing is lost.
+  ``invalid_content_length``; 405 for other methods; 413 past 1 MiB (read no further); 408 when
+  the body does not arrive within ``BILLHOOK_REQUEST_BODY_TIMEOUT``;
+* 503 when the event could not be stored (database down, or not stored within
+  ``BILLHOOK_WEBHOOK_STORE_TIMEOUT`` seconds): Stripe retries, nothing is lost.
 
 Events of types Billhook does not handle are stored and answered 200 like any other: a 4xx would
 make Stripe disable the endpoint.
@@ -16,6 +18,7 @@ make Stripe disable the endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,7 +36,7 @@ from billhook.inbox.store import GroupCommitWriter, Incoming
 from billhook.kit.clock import utcnow
 from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.logging import get_logger
-from billhook.runtime import Runtime
+from billhook.runtime import Runtime, database_timeouts
 
 log = get_logger(__name__)
 
@@ -61,6 +64,8 @@ class WebhookReceiver:
         tolerance: int = TOLERANCE_SECONDS,
         max_body: int = MAX_BODY,
         now: Callable[[], float] = time.time,
+        store_timeout: float = 4.0,
+        body_timeout: float = 30.0,
     ) -> None:
         self._store = store
         self._secrets = secrets
@@ -69,6 +74,8 @@ class WebhookReceiver:
         self._tolerance = tolerance
         self._max_body = max_body
         self._now = now
+        self._store_timeout = store_timeout
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,7 +84,11 @@ class WebhookReceiver:
             if scope["method"] != "POST":
                 raise _Rejected(405, "method_not_allowed", "use POST to deliver webhook events")
             headers = dict(scope["headers"])
-            body = await self._read_body(headers.get(b"content-length"), receive)
+            try:
+                async with asyncio.timeout(self._body_timeout):
+                    body = await self._read_body(headers.get(b"content-length"), receive)
+            except TimeoutError:
+                raise _Rejected(408, "request_timeout", "the body did not arrive in time") from None
             if body is None:
                 return  # the client went away; nobody to answer
             answer = await self._handle(body, headers.get(b"stripe-signature"))
@@ -120,7 +131,9 @@ class WebhookReceiver:
             raise _Rejected(400, exc.code, exc.message) from None
         incoming = self._parse(body)
         try:
-            return await self._store(incoming)
+            # Bounded even when PostgreSQL hangs: the store goes on (shielded) and may still
+            # land, which the inbox's dedupe on the event id makes harmless when Stripe resends.
+            return await asyncio.wait_for(asyncio.shield(self._store(incoming)), self._store_timeout)
         except Exception as exc:  # never a 2xx (nor a 500) for an event that was not stored
             event_id = incoming.envelope.event_id
             log.warning("webhook_store_failed", error_type=type(exc).__name__, event_id=event_id)
@@ -164,7 +177,11 @@ def receiver_for_runtime(runtime: Runtime, secrets: WebhookSecrets | None = None
     The writer joins ``runtime.services`` so that it stops with the runtime.
     """
     settings = runtime.settings
-    writer = GroupCommitWriter(runtime.session_factory, parallel=settings.billhook_webhook_write_connections)
+    writer = GroupCommitWriter(
+        runtime.session_factory,
+        parallel=settings.billhook_webhook_write_connections,
+        timeouts=database_timeouts(settings),
+    )
     runtime.services.append(writer)
     return WebhookReceiver(
         writer.store,
@@ -172,6 +189,9 @@ def receiver_for_runtime(runtime: Runtime, secrets: WebhookSecrets | None = None
         expected_livemode=(settings.stripe_secret_key or "").startswith("sk_live_"),
         # The version the provider's SDK is pinned to; with no provider configured, any.
         expected_api_version=runtime.provider.api_version if runtime.provider is not None else None,
+        store_timeout=settings.billhook_webhook_store_timeout,
+        body_timeout=settings.billhook_request_body_timeout,
+        max_body=min(MAX_BODY, settings.billhook_max_request_body_bytes),
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from billhook.db.engine import DatabaseTimeouts
 from billhook.inbox import metrics
 from billhook.inbox.envelope import Envelope
 from billhook.kit.ids import new_id
@@ -171,10 +172,11 @@ class _WriterPool:
     that broke is dropped by asyncpg and the batch is tried once more on a new one.
     """
 
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
+    def __init__(self, engine: AsyncEngine, size: int, timeouts: DatabaseTimeouts) -> None:
         url = engine.url.set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
         self._size = size
+        self._timeouts = timeouts
         self._pool: asyncpg.Pool | None = None
 
     async def store(self, items: Sequence[Incoming]) -> tuple[set[str], dict[str, str]]:
@@ -186,9 +188,13 @@ class _WriterPool:
     async def _store_once(self, items: Sequence[Incoming]) -> tuple[set[str], dict[str, str]]:
         if self._pool is None:  # min_size=0: no connection is made until one is needed
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=0, max_size=self._size, reset=_no_reset
+                self._dsn,
+                min_size=0,
+                max_size=self._size,
+                reset=_no_reset,
+                **self._timeouts.asyncpg_arguments(),
             )
-        async with self._pool.acquire() as driver:
+        async with self._pool.acquire(timeout=self._timeouts.pool) as driver:
             inserted = await _insert_with_driver(driver, items)
             repeated = [i.envelope.event_id for i in items if i.envelope.event_id not in inserted]
             rows = await driver.fetch(_PG_STATUSES, repeated) if repeated else []
@@ -225,11 +231,12 @@ class GroupCommitWriter:
         session_factory: async_sessionmaker[AsyncSession],
         max_batch: int = _MAX_BATCH,
         parallel: int = 2,
+        timeouts: DatabaseTimeouts | None = None,
     ):
         self._session_factory = session_factory
         bind = session_factory.kw.get("bind")
         self._writer_pool = (
-            _WriterPool(bind, parallel)
+            _WriterPool(bind, parallel, timeouts or DatabaseTimeouts())
             if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql"
             else None
         )

@@ -2,7 +2,7 @@
 
 1. write the given values into ``.env`` (other lines are kept; a value given again replaces it);
 2. migrate the database;
-3. make the provider's products and prices match the catalog (``checkout.catalog_sync``);
+3. make the provider's products and prices match the catalog (``catalog.push``);
 4. register Billhook's webhook endpoint with the provider and store its signing secret in
    ``.env`` as ``STRIPE_WEBHOOK_SECRET`` — Stripe shows an endpoint's secret only when it is
    created (https://docs.stripe.com/api/webhook_endpoints/create), so an endpoint that exists

@@ -40,7 +40,7 @@ from billhook.outbox import effects
 from billhook.payments import service as payments
 from billhook.payments.checkout_sessions import sync_checkout_session
 from billhook.providers.base import PaymentProvider, ProviderCheckoutSession
-from billhook.subscriptions.management import invalidate_subscription_cache
+from billhook.subscriptions.overview import invalidate_subscription_cache
 from billhook.subscriptions.service import ACCESS_COLUMNS, sync_subscription
 
 

@@ -8,7 +8,7 @@ concurrent reader cache the old row again before the commit).
 from __future__ import annotations
 
 from billhook.outbox import JobContext, JobRegistry, RetryPolicy
-from billhook.subscriptions.management import invalidate_subscription_cache
+from billhook.subscriptions.overview import invalidate_subscription_cache
 
 INVALIDATE_CACHE = "subscriptions.invalidate_cache"
 

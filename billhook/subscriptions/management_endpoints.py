@@ -17,17 +17,15 @@ from billhook.checkout.service import check_redirect, subscription_summary
 from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.models import User
 from billhook.runtime import Runtime
+from billhook.subscriptions.overview import cached_overview, store_overview, subscription_overview
 from billhook.subscriptions.management import (
     ManagementDeps,
-    cached_overview,
     cancel_at_period_end,
     change_plan,
     plan_change_body,
     portal_url,
     resume,
     retry_payment,
-    store_overview,
-    subscription_overview,
 )
 
 router = APIRouter(tags=["subscriptions"])

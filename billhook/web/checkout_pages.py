@@ -35,12 +35,12 @@ from billhook.payments.checkout_sync import complete_from_redirect
 from billhook.runtime import Runtime
 from billhook.subscriptions.management import (
     ManagementDeps,
-    cached_overview,
     cancel_at_period_end,
     change_plan,
     portal_url,
     resume,
 )
+from billhook.subscriptions.overview import cached_overview
 from billhook.web.auth_pages import form_fields, signed_in
 from billhook.web.rendering import redirect, templates
 

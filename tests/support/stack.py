@@ -33,7 +33,7 @@ from billhook.accounts.passwords import Passwords
 from billhook.app import create_app
 from billhook.bootstrap import SandboxCatalogSync, build_runtime
 from billhook.catalog import load_catalog
-from billhook.checkout.catalog_sync import apply_plan, current_plan, sync_products
+from billhook.catalog.push import apply_plan, current_plan, sync_products
 from billhook.db import create_engine, create_session_factory
 from billhook.inbox.signature import signature_header
 from billhook.inbox.worker import InboxWorker, WorkerOptions
