@@ -13,18 +13,25 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 
 .PHONY: run test install install-dev lint typecheck pytest clean
 
+# `make run` says what it is doing: a line per step, and pip's line per package.
+PIP_SHOW := --progress-bar off --disable-pip-version-check
+
 $(BIN)/python:
+	@echo "==> creating the virtual environment $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	@echo "==> upgrading pip"
+	$(BIN)/pip install $(PIP_SHOW) --upgrade "pip>=24"
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e .
+	@echo "==> installing Billhook and its pinned dependencies (constraints.txt)"
+	$(BIN)/pip install $(PIP_SHOW) -c constraints.txt -e .
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	bash scripts/install-test-deps.sh
 
 run: install
+	@echo "==> starting Billhook on http://$(HOST):$(PORT) (Ctrl-C stops it); it lists the pages to open once ready"
 	$(BIN)/billhook serve --host $(HOST) --port $(PORT)
 
 lint:

@@ -23,7 +23,10 @@ from billhook.catalog import CatalogError, missing_catalog_note
 from billhook.config import Settings, ensure_secret_key, load_settings
 from billhook.db import create_engine, migrate
 from billhook.logging import configure_logging
+from billhook.notifications import MAILBOX_PATH
+from billhook.ops.embedded import SANDBOX_MOUNT
 from billhook.ops.startup import StartupError, preflight, startup_message
+from billhook.runtime import Runtime
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1"}  # noqa: S104 (names, not a bind)
@@ -73,12 +76,18 @@ def _run_server(settings: Settings, host: str, port: int, *, debug: bool) -> Non
     from billhook.kit.heap import settle_heap  # noqa: PLC0415
 
     # Webhooks skip the app's routing and middleware stack (see WebhookFastPath); the rest is the app.
-    guard = StartupGuard(WebhookFastPath(create_app(settings)), keep_traceback=debug)
+    app = create_app(settings)
+    runtime: Runtime = app.state.runtime
+    guard = StartupGuard(WebhookFastPath(app), keep_traceback=debug)
     settle_heap()
     database = _safe_url(settings.database_url)
+    tasks: set[asyncio.Task[None]] = set()
 
     def listening() -> None:
         typer.echo(f"Billhook listening on http://{host}:{port} (database: {database})")
+        task = asyncio.get_running_loop().create_task(_announce_when_ready(runtime))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     # log_config=None: uvicorn's loggers go through configure_logging (JSON with LOG_FORMAT=json)
     config = uvicorn.Config(
@@ -95,6 +104,28 @@ def _run_server(settings: Settings, host: str, port: int, *, debug: bool) -> Non
         logging.getLogger("uvicorn.error").removeFilter(quiet)
     if guard.failure is not None:
         _stop(guard.failure, debug=debug)
+
+
+def pages_to_open(runtime: Runtime) -> list[tuple[str, str]]:
+    """What a person opens first, with the URL each is at (the mailbox and sandbox when present)."""
+    base = runtime.settings.billhook_base_url
+    pages = [("pricing", f"{base}/pricing"), ("account", f"{base}/account")]
+    if runtime.mailer is not None and runtime.mailer.name == "mailbox":
+        pages.append(("mailbox", f"{base}{MAILBOX_PATH}"))
+    pages.append(("API docs", f"{base}/docs"))
+    if runtime.sandbox is not None:
+        pages.append(("sandbox", f"{base}{SANDBOX_MOUNT}  (its Stripe API; 'billhook sandbox --help')"))
+    return pages
+
+
+async def _announce_when_ready(runtime: Runtime) -> None:
+    """Once start-up work is done (what /readyz waits for), say where to go."""
+    # Services expose pending() (as /readyz reads it), not an event: poll it briefly at start.
+    while any(callable(pending := getattr(s, "pending", None)) and pending() for s in runtime.services):  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    width = max(len(name) for name, _ in pages_to_open(runtime))
+    lines = [f"  {name:<{width}}  {url}" for name, url in pages_to_open(runtime)]
+    typer.echo("Ready. Open:\n" + "\n".join(lines))
 
 
 class AnnouncingServer(uvicorn.Server):

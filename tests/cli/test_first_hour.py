@@ -153,3 +153,10 @@ def test_the_quick_start_runs_from_an_empty_directory(
     assert "(1 day ahead of real time)" in advanced.stdout
 
     assert time.monotonic() - started < BUDGET
+
+    served.terminate()
+    printed = served.communicate(timeout=20)[0]
+    assert f"Billhook listening on {base_url}" in printed
+    ready = printed[printed.index("Ready. Open:") :].splitlines()
+    assert [line.split()[0] for line in ready[1:6]] == ["pricing", "account", "mailbox", "API", "sandbox"]
+    assert f"{base_url}/pricing" in ready[1] and f"{base_url}/docs" in ready[4]
