@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 from billhook import entitlements
 from billhook.accounts import provisioning
 from billhook.cache import build_cache
 from billhook.catalog import apply_catalog, catalog_path, load_catalog
-from billhook.checkout.catalog_sync import sync_products
+from billhook.catalog.push import sync_products
 from billhook.config import Environment, Settings
 from billhook.fulfilment.jobs import register_jobs as register_fulfilment_jobs
 from billhook.inbox.worker import InboxWorker, WorkerOptions
@@ -23,6 +24,7 @@ from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.logging import get_logger
 from billhook.notifications import attach_notifications
 from billhook.orders import paid_events
+from billhook.outbox.retention import Retention, RetentionService
 from billhook.outbox.worker import OutboxWorker
 from billhook.payments import stats_jobs
 from billhook.providers.sandbox import Sandbox, SandboxConfig
@@ -155,6 +157,13 @@ class ProviderCloser:
             await self.runtime.provider.aclose()
 
 
+def retention(settings: Settings) -> Retention:
+    return Retention(
+        jobs=timedelta(days=settings.billhook_outbox_retention_days),
+        events=timedelta(days=settings.billhook_inbox_retention_days),
+    )
+
+
 def inbox_options(settings: Settings) -> WorkerOptions:
     interval = settings.billhook_inbox_reconcile_interval
     return WorkerOptions(concurrency=settings.billhook_inbox_concurrency, reconcile_interval=interval or None)
@@ -236,4 +245,5 @@ def build_runtime(
     if settings.billhook_embedded_worker if workers is None else workers:
         runtime.services.append(OutboxWorker(runtime))
         runtime.services.append(InboxWorker(runtime, inbox_options(settings)))
+        runtime.services.append(RetentionService(runtime, retention(settings)))
     return runtime

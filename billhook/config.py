@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     # Inbox slots per worker (customers applied at once): mostly waiting on the provider, so
     # more than the outbox's; each holds a database connection while it applies.
     billhook_inbox_concurrency: int = Field(default=8, ge=1, le=64)
+    # Days done outbox jobs and processed inbox events are kept (events: at least 30, well past
+    # Stripe's 3 days of retries, so a late redelivery is still known as a duplicate).
+    billhook_outbox_retention_days: int = Field(default=7, ge=1)
+    billhook_inbox_retention_days: int = Field(default=30, ge=30)
     # PostgreSQL connections the webhook receiver writes on (batches in flight at once)
     billhook_webhook_write_connections: int = Field(default=2, ge=1, le=64)
     # Every wait on the database is bounded (seconds): opening a connection, waiting for one

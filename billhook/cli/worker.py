@@ -7,11 +7,12 @@ import signal
 
 import typer
 
-from billhook.bootstrap import build_runtime, inbox_options
+from billhook.bootstrap import build_runtime, inbox_options, retention
 from billhook.config import load_settings
 from billhook.inbox.worker import InboxWorker
 from billhook.kit.heap import settle_heap
 from billhook.logging import configure_logging
+from billhook.outbox.retention import RetentionService
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
 
@@ -40,15 +41,18 @@ async def _serve(runtime: Runtime, concurrency: int, grace: float) -> None:
     outbox = OutboxWorker(runtime, concurrency=concurrency, grace=grace)
     # The inbox has its own slots (BILLHOOK_INBOX_CONCURRENCY): its work waits on the provider.
     inbox = InboxWorker(runtime, inbox_options(runtime.settings))
+    pruner = RetentionService(runtime, retention(runtime.settings))
     await runtime.start()
     try:
         await outbox.start()
         await inbox.start()
+        await pruner.start()
         typer.echo(
             f"worker {outbox.worker_id} running {outbox.concurrency} at once; SIGTERM to stop", err=True
         )
         await stop.wait()
     finally:
+        await pruner.aclose()
         await inbox.aclose()
         await outbox.aclose()
         await runtime.aclose()

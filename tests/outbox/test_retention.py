@@ -1,0 +1,89 @@
+"""Retention: done jobs and processed events go once old enough; everything else stays."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from billhook.config import SettingsError
+from billhook.inbox.envelope import read_envelope
+from billhook.inbox.store import Incoming, insert_events
+from billhook.kit.clock import FrozenClock, utcnow
+from billhook.models import InboxEvent, JobStatus, OutboxJob
+from billhook.outbox import enqueue
+from billhook.outbox.retention import Retention, RetentionService
+from billhook.runtime import Runtime
+from tests.support.databases import make_settings
+from tests.support.inbox import event_payload
+from tests.support.outbox import build_runtime
+
+NOW = utcnow()
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    runtime = build_runtime(database_url, FrozenClock(NOW))
+    yield runtime
+    await runtime.aclose()
+
+
+async def add_jobs(runtime: Runtime) -> None:
+    """Done 10 days ago, done yesterday, dead 10 days ago, pending."""
+    async with runtime.session_factory() as session:
+        for key in ("old-done", "new-done", "old-dead", "pending"):
+            await enqueue(session, "test.effect", {}, key=key)
+        for key, status, age in (("old-done", JobStatus.DONE, 10), ("new-done", JobStatus.DONE, 1),
+                                 ("old-dead", JobStatus.DEAD, 10)):  # fmt: skip
+            finished = NOW - timedelta(days=age)
+            await session.execute(
+                update(OutboxJob).where(OutboxJob.key == key).values(status=status, finished_at=finished)
+            )
+        await session.commit()
+
+
+async def add_events(runtime: Runtime) -> dict[str, str]:
+    """Processed 40 and 20 days ago, dead 40 days ago; returns event id by name."""
+    ids = {}
+    async with runtime.session_factory() as session:
+        for name, status, age in (
+            ("old", "processed", 40),
+            ("recent", "processed", 20),
+            ("dead", "dead", 40),
+        ):
+            payload = event_payload()
+            ids[name] = payload["id"]
+            await insert_events(session, [Incoming(read_envelope(payload), payload, "webhook", None, NOW)])
+            when = NOW - timedelta(days=age)
+            await session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.event_id == payload["id"])
+                .values(status=status, processed_at=when if status == "processed" else None)
+            )
+        await session.commit()
+    return ids
+
+
+async def test_done_jobs_past_their_retention_are_pruned_dead_ones_never(runtime: Runtime) -> None:
+    await add_jobs(runtime)
+    counts = await RetentionService(runtime, Retention(jobs=timedelta(days=7), batch=1)).prune_once()
+    async with runtime.session_factory() as session:
+        left = set(await session.scalars(select(OutboxJob.key)))
+    assert left == {"new-done", "old-dead", "pending"}
+    assert counts["jobs"] == 1
+
+
+async def test_processed_events_are_kept_at_least_30_days(runtime: Runtime) -> None:
+    ids = await add_events(runtime)
+    counts = await RetentionService(runtime, Retention(events=timedelta(days=1))).prune_once()
+    async with runtime.session_factory() as session:
+        left = set(await session.scalars(select(InboxEvent.event_id)))
+    assert left == {ids["recent"], ids["dead"]}
+    assert counts["events"] == 1
+
+
+def test_inbox_retention_under_30_days_is_refused() -> None:
+    with pytest.raises(SettingsError, match="BILLHOOK_INBOX_RETENTION_DAYS"):
+        make_settings("sqlite+aiosqlite://", billhook_inbox_retention_days=3)
