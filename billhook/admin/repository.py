@@ -183,12 +183,17 @@ async def plans(session: AsyncSession) -> list[tuple[str, str]]:
 # -- customers --------------------------------------------------------------------------------------
 
 
+def _escape_like(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (``%`` and ``_`` are wildcards there)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _search_condition(text: str) -> Any:
     """By provider or Billhook id (exact), by email (prefix when it looks like one), else by name
     or email containing the text. Case-insensitive."""
     lowered = text.lower()
     exact = or_(Customer.stripe_id == text, Customer.id == text, Customer.user_id == text)
-    escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = _escape_like(lowered)
     if "@" in lowered:
         pattern = f"{escaped}%"
         return or_(exact, func.lower(Customer.email).like(pattern, escape="\\"),
@@ -247,8 +252,9 @@ def _addressed_to(emails: Sequence[str]) -> Any:
     """Messages to any of ``emails``: stored as ``addr`` or ``Name <addr>``."""
     conditions = []
     for address in emails:
+        literal = _escape_like(address)
         conditions += [func.lower(EmailMessage.to_email) == address,
-                       func.lower(EmailMessage.to_email).like(f"%<{address}>")]  # fmt: skip
+                       func.lower(EmailMessage.to_email).like(f"%<{literal}>", escape="\\")]  # fmt: skip
     return or_(*conditions)
 
 
@@ -315,12 +321,6 @@ def _audit_of(customer: Customer) -> AnySelect:
     if customer.user_id is not None:
         about = or_(about, AuditEntry.user_id == customer.user_id)
     return select(AuditEntry).where(about).order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
-
-
-async def payment_with_customer(session: AsyncSession, payment_id: str) -> tuple[Payment, str | None] | None:
-    """A payment and the customer it belongs to (for the refund form's way back)."""
-    payment = await session.get(Payment, payment_id)
-    return None if payment is None else (payment, payment.customer_id)
 
 
 async def subscription(session: AsyncSession, subscription_id: str) -> Subscription | None:

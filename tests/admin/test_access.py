@@ -138,3 +138,10 @@ async def test_an_inactive_admin_is_not_let_in(h: Harness) -> None:
         await session.commit()
     response = await admin.get("/admin/operations")
     assert response.status_code in (303, 404)
+
+
+async def test_only_an_admin_sees_the_console_link_on_the_site(h: Harness) -> None:
+    admin = await signed_in(h, "root@example.com", role="admin")
+    customer = await signed_in(h, "ada@example.com")
+    assert '<a href="/admin">Admin</a>' in (await admin.get("/pricing")).text
+    assert 'href="/admin"' not in (await customer.get("/pricing")).text

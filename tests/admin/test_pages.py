@@ -245,3 +245,17 @@ async def test_the_overview_refuses_a_bad_period_with_a_message(h: Harness) -> N
         assert 'id="error"' in response.text
     ignored = await admin.get("/admin", params={"period": "month", "from": "2026-01-01"})
     assert ignored.status_code == 200 and 'id="ignored"' in ignored.text
+
+
+async def test_the_customer_page_lists_the_emails_sent_to_them_only(h: Harness) -> None:
+    admin = await signed_in(h, "root@example.com", role="admin")
+    async with h.runtime.session_factory() as session:
+        customer = Customer(stripe_id="cus_EMAILS", email="a_b@example.com", name="Ada")
+        session.add(customer)
+        await session.commit()
+    await failed_email(h, to="Ada <a_b@example.com>")
+    await failed_email(h, to="Bob <axb@example.com>")  # "_" is a LIKE wildcard: must not match
+    page = await admin.get(f"/admin/customers/{customer.id}")
+    emails = page.text.split('id="emails-table"')[1].split("</table>")[0]
+    assert emails.count("<tr>") == 2  # the header and Ada's one message
+    assert "refused" in emails
