@@ -1,4 +1,4 @@
-"""Stripe's own example objects (fixtures3.json): the key set each resource must have."""
+"""Stripe's own example objects (``tests/fixtures/stripe``): the key set each resource must have."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "stripe" / "fixtures3.json"
+# Stripe's example objects, a subset of openapi/fixtures3.json (source and licence: tests/fixtures/README.md).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe" / "fixtures3.subset.json"
 
 
 @cache
