@@ -8,9 +8,11 @@ one indexed range scan of the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -108,13 +110,42 @@ def bucket_of(column: SQLColumnExpression[datetime], ends: Sequence[datetime]) -
     return case(*((column < end, literal(index)) for index, end in enumerate(ends)), else_=literal(len(ends)))
 
 
+def _utc_day(column: SQLColumnExpression[datetime], dialect: str) -> ColumnElement[str]:
+    """``YYYY-MM-DD`` of a UTC timestamp (SQLite stores them as ``YYYY-MM-DD HH:MM:SS…`` in UTC)."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)
+
+
+def _bucket_key(
+    column: SQLColumnExpression[datetime], start: datetime, ends: Sequence[datetime], dialect: str
+) -> tuple[ColumnElement[Any], Callable[[Any], int]]:
+    """What to group ledger rows by, and how a group's key maps to a bucket index.
+
+    Buckets whose boundaries are all UTC midnights (every preset, every custom period given as
+    dates) group by day, then map days to buckets here: a year by day is 365 groups, not a
+    365-branch CASE per row. Otherwise one CASE over the boundaries.
+    """
+    if start.time() != time(0) or any(end.time() != time(0) for end in ends[:-1]):
+        return bucket_of(column, ends), int
+    after = len(ends)
+    starts = [start.date(), *(end.date() for end in ends[:-1])]
+    key = case((column >= ends[-1], literal("after")), else_=_utc_day(column, dialect))
+
+    def index(value: Any) -> int:
+        return after if value == "after" else bisect_right(starts, date.fromisoformat(str(value))) - 1
+
+    return key, index
+
+
 async def ledger_flows(
     session: AsyncSession, currency: str, start: datetime, ends: Sequence[datetime]
 ) -> list[Flow]:
     """Ledger changes from ``start`` on, per bucket (``len(ends) + 1`` of them, the last after the
     period), so that stock at any bucket's end is the stock now less the later flows."""
     m = MrrMovement
-    bucket = bucket_of(m.effective_at, ends).label("bucket")
+    key, index_of = _bucket_key(m.effective_at, start, ends, session.get_bind().dialect.name)
+    bucket = key.label("bucket")
     delta = m.mrr_after - m.mrr_before
     paying, trialing = literal("paying"), literal("trialing")
     statement = (
@@ -133,8 +164,8 @@ async def ledger_flows(
         .group_by(bucket, m.kind)
     )
     flows = [Flow() for _ in range(len(ends) + 1)]
-    for index, kind, mrr, active, trials, customers in (await session.execute(statement)).all():
-        flow = flows[int(index)]
+    for key_value, kind, mrr, active, trials, customers in (await session.execute(statement)).all():
+        flow = flows[index_of(key_value)]
         flow.by_kind[kind] = flow.by_kind.get(kind, 0) + int(mrr)
         flow.mrr += int(mrr)
         flow.active += int(active)

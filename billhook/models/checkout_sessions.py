@@ -14,7 +14,13 @@ from billhook.kit.ids import new_id
 class CheckoutSession(TimestampMixin, Base):
     __tablename__ = "checkout_sessions"
     # Analytics: checkout conversion by plan over the sessions opened in a period.
-    __table_args__ = (Index("ix_checkout_sessions_created_at", "created_at"),)
+    __table_args__ = (
+        Index(
+            "ix_checkout_sessions_created_at",
+            "created_at",
+            postgresql_include=["product_id", "price_stripe_id", "status", "completed_at"],
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("chk"))
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)

@@ -28,7 +28,7 @@ class InboxEvent(Base):
     __table_args__ = (
         Index("ix_inbox_events_due", "status", "next_attempt_at"),
         # Analytics: webhook received -> applied latency over the events processed in a period.
-        Index("ix_inbox_events_processed_at", "processed_at"),
+        Index("ix_inbox_events_processed_at", "processed_at", postgresql_include=["status", "received_at"]),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ie"))

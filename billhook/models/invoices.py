@@ -14,7 +14,13 @@ from billhook.kit.ids import new_id
 class Invoice(TimestampMixin, Base):
     __tablename__ = "invoices"
     # Analytics: failed invoices and their recovery over the invoices first seen in a period.
-    __table_args__ = (Index("ix_invoices_created_at", "created_at"),)
+    __table_args__ = (
+        Index(
+            "ix_invoices_created_at",
+            "created_at",
+            postgresql_include=["status", "attempt_count", "currency", "amount_due", "paid_at"],
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inv"))
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)

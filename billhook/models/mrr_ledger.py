@@ -25,7 +25,22 @@ class MrrMovement(Base):
     __tablename__ = "mrr_ledger"
     __table_args__ = (
         UniqueConstraint("subscription_id", "effective_at"),
-        Index("ix_mrr_ledger_currency_effective_at", "currency", "effective_at"),
+        # Covering: a period's movements and series are an index-only scan on PostgreSQL.
+        Index(
+            "ix_mrr_ledger_currency_effective_at",
+            "currency",
+            "effective_at",
+            postgresql_include=[
+                "kind",
+                "customer_id",
+                "state_before",
+                "state_after",
+                "mrr_before",
+                "mrr_after",
+                "customer_mrr_before",
+                "customer_mrr_after",
+            ],
+        ),
         Index("ix_mrr_ledger_customer_chain", "customer_id", "currency", "effective_at"),
     )
 

@@ -31,7 +31,7 @@ class OutboxJob(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_outbox_jobs_due", "status", "run_after"),
         # Analytics: job success rate over the jobs finished in a period.
-        Index("ix_outbox_jobs_finished_at", "finished_at"),
+        Index("ix_outbox_jobs_finished_at", "finished_at", postgresql_include=["status", "type"]),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))

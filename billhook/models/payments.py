@@ -24,7 +24,11 @@ class Payment(TimestampMixin, Base):
 
     __tablename__ = "payments"
     # Analytics reads payments by when they were made (revenue, success rate, failures).
-    __table_args__ = (Index("ix_payments_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_payments_created_at", "created_at", postgresql_include=["status", "currency", "amount"]),
+        # An invoice's payments (analytics: an invoice's first payment attempt; admin pages).
+        Index("ix_payments_invoice_id", "invoice_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pay"))
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

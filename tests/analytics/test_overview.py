@@ -182,3 +182,15 @@ async def test_operations_figures(session_factory: async_sessionmaker[AsyncSessi
     assert figures.webhook_p50_seconds == pytest.approx(2.5) and figures.webhook_p99_seconds == pytest.approx(
         4
     )
+
+
+async def test_a_period_starting_mid_day_buckets_the_same_way(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    mid_day = parse_period("custom", "2026-01-01T06:00:00+00:00", "2026-01-31", "week", NOW)
+    async with session_factory() as session:
+        await _revenue_churn_example(session)
+        by_day = await overview(session, JANUARY, currency="usd", now=NOW)
+        by_case = await overview(session, mid_day, currency="usd", now=NOW)
+    assert [p.mrr for p in by_case.series] == [p.mrr for p in by_day.series]
+    assert by_case.movements == by_day.movements

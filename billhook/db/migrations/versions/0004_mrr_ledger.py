@@ -46,13 +46,14 @@ def upgrade() -> None:
     sa.UniqueConstraint('subscription_id', 'effective_at', name=op.f('uq_mrr_ledger_subscription_id_effective_at'))
     )
     with op.batch_alter_table('mrr_ledger', schema=None) as batch_op:
-        batch_op.create_index('ix_mrr_ledger_currency_effective_at', ['currency', 'effective_at'], unique=False)
+        batch_op.create_index('ix_mrr_ledger_currency_effective_at', ['currency', 'effective_at'], unique=False, postgresql_include=['kind', 'customer_id', 'state_before', 'state_after', 'mrr_before', 'mrr_after', 'customer_mrr_before', 'customer_mrr_after'])
         batch_op.create_index('ix_mrr_ledger_customer_chain', ['customer_id', 'currency', 'effective_at'], unique=False)
-    op.create_index('ix_payments_created_at', 'payments', ['created_at'], unique=False)
-    op.create_index('ix_invoices_created_at', 'invoices', ['created_at'], unique=False)
-    op.create_index('ix_checkout_sessions_created_at', 'checkout_sessions', ['created_at'], unique=False)
-    op.create_index('ix_outbox_jobs_finished_at', 'outbox_jobs', ['finished_at'], unique=False)
-    op.create_index('ix_inbox_events_processed_at', 'inbox_events', ['processed_at'], unique=False)
+    op.create_index('ix_payments_created_at', 'payments', ['created_at'], unique=False, postgresql_include=['status', 'currency', 'amount'])
+    op.create_index('ix_payments_invoice_id', 'payments', ['invoice_id'], unique=False)
+    op.create_index('ix_invoices_created_at', 'invoices', ['created_at'], unique=False, postgresql_include=['status', 'attempt_count', 'currency', 'amount_due', 'paid_at'])
+    op.create_index('ix_checkout_sessions_created_at', 'checkout_sessions', ['created_at'], unique=False, postgresql_include=['product_id', 'price_stripe_id', 'status', 'completed_at'])
+    op.create_index('ix_outbox_jobs_finished_at', 'outbox_jobs', ['finished_at'], unique=False, postgresql_include=['status', 'type'])
+    op.create_index('ix_inbox_events_processed_at', 'inbox_events', ['processed_at'], unique=False, postgresql_include=['status', 'received_at'])
 
 
 def downgrade() -> None:
@@ -60,6 +61,7 @@ def downgrade() -> None:
     op.drop_index('ix_outbox_jobs_finished_at', table_name='outbox_jobs')
     op.drop_index('ix_checkout_sessions_created_at', table_name='checkout_sessions')
     op.drop_index('ix_payments_created_at', table_name='payments')
+    op.drop_index('ix_payments_invoice_id', table_name='payments')
     op.drop_index('ix_invoices_created_at', table_name='invoices')
     op.drop_table('mrr_ledger')
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
