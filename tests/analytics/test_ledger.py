@@ -144,3 +144,14 @@ async def test_any_order_of_deliveries_and_replays_gives_the_same_ledger(
         ("sub_x", day(60), "contraction", 1200, 0),
     ]
     assert all(result == expected for result in results), results
+
+
+async def test_the_ledger_commits_or_rolls_back_with_the_mirror(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session:
+        await sync(session, subscription("sub_tx", "cus_tx"))
+        await session.rollback()
+    async with session_factory() as session:
+        assert await ledger(session) == []
+        assert await session.scalar(select(Subscription).where(Subscription.stripe_id == "sub_tx")) is None
