@@ -208,6 +208,16 @@ async def still_owned_all(session: AsyncSession, claims: list[Claim]) -> set[str
     return set(result.scalars().all())
 
 
+async def still_processed(session: AsyncSession, ids: set[str]) -> set[str]:
+    """Which of ``ids`` are stored and processed."""
+    if not ids:
+        return set()
+    statement = select(InboxEvent.id).where(
+        InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PROCESSED.value
+    )
+    return set((await session.scalars(statement)).all())
+
+
 async def mark_all_processed(session: AsyncSession, claims: list[Claim], now: datetime) -> None:
     if not claims:
         return

@@ -8,13 +8,18 @@ a handler) share one request too. Nothing is kept once the group commits: the ne
 again, so the mirror never gets a copy older than one fetched after its events arrived.
 
 Failed reads are not kept: the next ask tries again.
+
+Across groups, :class:`HighWaterMarks` remembers, per object, since when a fetched state of it
+has been applied: an event created before that (less a margin for clock skew) is already
+reflected in the mirror and is marked processed without a fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from billhook.providers.base import (
@@ -39,10 +44,16 @@ T = TypeVar("T")
 class SharedFetches:
     """A :class:`PaymentProvider` whose reads are shared by the events of one claimed group."""
 
-    def __init__(self, provider: PaymentProvider) -> None:
+    def __init__(self, provider: PaymentProvider, since: datetime) -> None:
         self._provider = provider
         self._reads: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self.calls = 0  # reads that went to the provider
+        self.since = since  # every read here was made after this moment
+
+    def fetched(self, read: tuple[str, str]) -> bool:
+        """Whether ``read`` (``(kind, object id)``) was fetched successfully here."""
+        done = self._reads.get(read)
+        return done is not None and done.done() and not done.cancelled() and done.exception() is None
 
     async def _once(self, kind: str, object_id: str, read: Callable[[str], Awaitable[T]]) -> T:
         key = (kind, object_id)
@@ -147,6 +158,48 @@ def _ref(value: object) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("id"), str):
         return str(value["id"])
     return None
+
+
+def primary_read(event: ProviderEvent) -> tuple[str, str] | None:
+    """The read of the event's own object, the one its handler applies."""
+    read = _READ_OF_TYPE.get(event.object_type or "")
+    if read is None or event.object_id is None or event.type.startswith("customer.source."):
+        return None
+    return (read, event.object_id)
+
+
+class HighWaterMarks:
+    """Per object, since when a fetched state of it has been applied, and by which inbox event.
+
+    The state fetched at ``since`` reflects every change made before it, so an event of the
+    object created before ``since - margin`` (Stripe's ``created`` has one-second resolution and
+    another clock) asks for nothing its handler has not applied already: handlers apply current
+    state and key their effects by it. Only events whose own object was fetched by its own
+    handler family count (one object, one handler). Kept in memory, at most ``capacity``
+    objects, for this process's own applications; before one is trusted its anchor event is
+    checked to still be stored as processed (a database emptied or restored has forgotten it).
+    """
+
+    def __init__(self, margin: timedelta, capacity: int = 10_000) -> None:
+        self.margin = margin
+        self.capacity = capacity
+        self._marks: OrderedDict[tuple[str, str], tuple[datetime, str]] = OrderedDict()
+
+    def record(self, read: tuple[str, str], since: datetime, anchor: str) -> None:
+        current = self._marks.get(read)
+        if current is None or current[0] < since:
+            self._marks[read] = (since, anchor)
+        self._marks.move_to_end(read)
+        while len(self._marks) > self.capacity:
+            self._marks.popitem(last=False)
+
+    def anchor_for(self, event: ProviderEvent) -> str | None:
+        """The inbox event whose application already reflects ``event``, if there is one."""
+        read = primary_read(event)
+        mark = self._marks.get(read) if read else None
+        if mark is None or event.created >= mark[0] - self.margin:
+            return None
+        return mark[1]
 
 
 def reads_for(events: list[ProviderEvent]) -> list[tuple[str, str]]:

@@ -33,15 +33,17 @@ from billhook.inbox.claims import (
     mark_all_processed,
     mark_failed,
     still_owned_all,
+    still_processed,
 )
-from billhook.inbox.fetches import SharedFetches, prefetch
+from billhook.inbox.fetches import HighWaterMarks, SharedFetches, prefetch, primary_read
 from billhook.inbox.handlers import ROUTES, Handler, HandlerContext
 from billhook.inbox.reconcile import reconcile
+from billhook.kit.clock import utcnow
 from billhook.kit.ids import new_id
 from billhook.logging import get_logger
 from billhook.models import InboxEvent
 from billhook.outbox import RetryPolicy
-from billhook.providers.base import PaymentProvider
+from billhook.providers.base import PaymentProvider, ProviderEvent
 from billhook.runtime import Runtime
 
 log = get_logger(__name__)
@@ -64,6 +66,8 @@ class WorkerOptions:
     concurrency: int = 4
     # Due events of one key claimed and applied together (one transaction, one fetch per object).
     batch_size: int = 100
+    # An event created this long before its object's last applied fetch needs no fetch.
+    fetch_skew_margin: timedelta = timedelta(seconds=5)
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 0.5
     policy: RetryPolicy = INBOX_POLICY
@@ -89,6 +93,7 @@ class InboxWorker:
         self.outage = Outage(log, "inbox_database_unavailable")  # shared by the slots: one line per try
         self._active_keys: set[str] = set()  # keys this worker's slots are applying
         self.provider_reads = 0  # provider reads made for the events applied (metrics, benchmarks)
+        self.marks = HighWaterMarks(self.options.fetch_skew_margin)
         self._last_reconcile: datetime | None = None
         self._next_reconcile: datetime | None = None
 
@@ -241,7 +246,8 @@ class InboxWorker:
 
         All in one transaction; when a handler fails, that event alone is marked failed and the
         others are applied again without it (their reads shared with the first try)."""
-        fetches = SharedFetches(self.provider)
+        # Real time, not the runtime's clock: it is compared with the provider's event times.
+        fetches = SharedFetches(self.provider, utcnow())
         outcomes: dict[str, str] = {}
         pending = list(group)
         conflicts = 0
@@ -282,16 +288,27 @@ class InboxWorker:
                 async with asyncio.timeout(self.options.lease.total_seconds() * 0.8):
                     if mine[0].ordering_key:
                         await hold_mirror_of(session, mine[0].ordering_key)
-                    routed = [c.payload for c in mine if c.type in self.options.routes]
-                    events = [self.provider.parse_event(payload) for payload in routed]
-                    await prefetch(fetches, events)
+                    events = {
+                        c.claim.id: self.provider.parse_event(c.payload)
+                        for c in mine
+                        if c.type in self.options.routes
+                    }
+                    reflected = await self._reflected(session, events)
+                    await prefetch(fetches, [e for i, e in events.items() if i not in reflected])
                     for current in mine:
-                        await self._handle(session, fetches, current)
+                        event = events.get(current.claim.id)
+                        metrics.PROCESSING_ATTEMPTS.labels(current.type).inc()
+                        if event is not None and current.claim.id not in reflected:
+                            await self._handle(session, fetches, current, event)
                     await mark_all_processed(session, [c.claim for c in mine], self.runtime.clock.now())
                     await session.commit()
             except Exception as exc:
                 await session.rollback()
                 return current, exc
+        for claim_id, event in events.items():
+            read = primary_read(event)
+            if read is not None and claim_id not in reflected and fetches.fetched(read):
+                self.marks.record(read, fetches.since, claim_id)
         for claimed in mine:
             outcome = "processed" if claimed.type in self.options.routes else "unhandled"
             outcomes[claimed.claim.id] = outcome
@@ -300,12 +317,20 @@ class InboxWorker:
             metrics.PROCESSING_LAG.observe(max(0.0, lag))
         return None
 
-    async def _handle(self, session: AsyncSession, fetches: SharedFetches, claimed: Claimed) -> None:
-        metrics.PROCESSING_ATTEMPTS.labels(claimed.type).inc()
-        handler = self.options.routes.get(claimed.type)
-        if handler is not None:
-            event = self.provider.parse_event(claimed.payload)
-            await handler(HandlerContext(session, fetches, event, self.runtime.clock.now()))
+    async def _handle(
+        self, session: AsyncSession, fetches: SharedFetches, claimed: Claimed, event: ProviderEvent
+    ) -> None:
+        handler = self.options.routes[claimed.type]
+        await handler(HandlerContext(session, fetches, event, self.runtime.clock.now()))
+
+    async def _reflected(self, session: AsyncSession, events: dict[str, ProviderEvent]) -> set[str]:
+        """The events an application of this process already reflects (see ``HighWaterMarks``)."""
+        anchors = {claim_id: self.marks.anchor_for(event) for claim_id, event in events.items()}
+        wanted = {anchor for anchor in anchors.values() if anchor is not None}
+        if not wanted:
+            return set()
+        kept = await still_processed(session, wanted)
+        return {claim_id for claim_id, anchor in anchors.items() if anchor in kept}
 
     async def _failed(self, claim_: Claim, event_type: str, exc: Exception) -> str:
         error = f"{type(exc).__name__}: {exc}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from billhook.inbox.envelope import read_envelope
 from billhook.inbox.store import Incoming, insert_events
@@ -97,3 +97,44 @@ async def test_the_objects_an_event_names_are_fetched_concurrently(stack: InboxS
     assert await stack.worker.drain() == 1
 
     assert recorder.peak >= 3  # the invoice, its subscription and its payment at once
+
+
+async def test_an_event_older_than_the_last_applied_fetch_needs_no_fetch(stack: InboxStack) -> None:
+    sub = await stack.shop.subscribe("late@example.com")
+    obj = {"id": sub.id, "object": "subscription", "customer": sub.customer}
+    now = int(time.time())
+    await store(stack, [event_payload("customer.subscription.updated", obj=obj, created=now - 30)])
+    recorder = recording(stack)
+    assert await stack.worker.drain() == 1
+    assert recorder.calls["get_subscription"] == 1
+
+    late = event_payload("customer.subscription.created", obj=obj, created=now - 60)  # a late delivery
+    fresh = event_payload("customer.subscription.updated", obj=obj, created=now + 5)
+    await store(stack, [late])
+    assert await stack.worker.drain() == 1
+    assert recorder.calls["get_subscription"] == 1  # already reflected: no fetch
+    await store(stack, [fresh])
+    assert await stack.worker.drain() == 1
+    assert recorder.calls["get_subscription"] == 2  # newer than the fetch: fetched
+    async with stack.runtime.session_factory() as session:
+        statuses = set(await session.scalars(select(InboxEvent.status)))
+    assert statuses == {"processed"}
+
+
+async def test_a_forgotten_application_is_not_trusted(stack: InboxStack) -> None:
+    sub = await stack.shop.subscribe("wiped@example.com")
+    obj = {"id": sub.id, "object": "subscription", "customer": sub.customer}
+    now = int(time.time())
+    await store(stack, [event_payload("customer.subscription.updated", obj=obj, created=now - 30)])
+    recorder = recording(stack)
+    await stack.worker.drain()
+    async with stack.runtime.session_factory() as session:  # as after restoring an older backup
+        await session.execute(delete(InboxEvent))
+        await session.execute(delete(Subscription))
+        await session.commit()
+
+    await store(stack, [event_payload("customer.subscription.created", obj=obj, created=now - 60)])
+    assert await stack.worker.drain() == 1
+    assert recorder.calls["get_subscription"] == 2
+    async with stack.runtime.session_factory() as session:
+        assert await session.scalar(select(Subscription.status).where(Subscription.stripe_id == sub.id))
