@@ -18,9 +18,11 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billhook.cli.tables import print_table
 from billhook.config import load_settings
 from billhook.errors import BillhookError, NotFound
 from billhook.fulfilment import webhooks
+from billhook.kit.formatting import format_datetime
 from billhook.models import JobStatus, OutboxJob
 from billhook.outbox import repository
 from billhook.outbox.dead_letters import retry_dead_job
@@ -89,15 +91,22 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    if not rows:
-        typer.echo("no jobs")
-        return
-    for row in rows:
-        error = f"  {row['last_error'][:80]}" if row["last_error"] else ""
-        typer.echo(
-            f"{row['id']}  {row['status']:<7}  {row['attempts']}/{row['max_attempts']}  "
-            f"{row['type']:<32}  {row['run_after'][:19]}  {row['key'][:60]}{error}"
-        )
+    print_table(
+        ("id", "status", "attempts", "type", "runs after", "key", "last error"),
+        (
+            (
+                row["id"],
+                row["status"],
+                f"{row['attempts']}/{row['max_attempts']}",
+                row["type"],
+                format_datetime(row["run_after"]),
+                row["key"],
+                (row["last_error"] or "").splitlines()[0][:120] if row["last_error"] else "",
+            )
+            for row in rows
+        ),
+        empty="no jobs",
+    )
 
 
 @app.command("show")

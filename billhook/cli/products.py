@@ -9,8 +9,10 @@ from billhook.catalog import repository
 from billhook.catalog.loader import load_configured_catalog
 from billhook.catalog.schemas import lookup_key
 from billhook.cli.products_sync import sync
+from billhook.cli.tables import print_table
 from billhook.cli.users import run_in_session
 from billhook.config import Settings
+from billhook.kit.formatting import format_money
 
 app = typer.Typer(help="The product catalog (billhook.toml).", no_args_is_help=True)
 
@@ -24,25 +26,28 @@ def products() -> None:
 def list_products() -> None:
     """List the catalog's products and prices, with the provider price ids recorded so far."""
 
-    async def action(session: AsyncSession, settings: Settings) -> list[str]:
+    async def action(session: AsyncSession, settings: Settings) -> list[tuple[str, ...]]:
         catalog = load_configured_catalog(settings)
         recorded = {p.lookup_key: p.stripe_id for p in await repository.all_prices(session) if p.lookup_key}
         overrides = settings.stripe_price_overrides
-        lines: list[str] = []
+        rows: list[tuple[str, ...]] = []
         for product in catalog.products:
             state = "" if product.active else " (inactive)"
-            every = f" every {product.interval_count} {product.interval.value}" if product.interval else ""
+            every = f"every {product.interval_count} {product.interval.value}" if product.interval else "once"
             grants = product.grants.role or ", ".join(product.grants.entitlements) or "-"
-            lines.append(f"{product.id}{state}: {product.name} [{product.type.value}{every}] grants {grants}")
             for currency in product.currencies:
                 key = lookup_key(product.id, currency)
                 pinned = overrides.get(product.id) if currency == product.primary_currency else None
                 provider = pinned or recorded.get(key) or "not synced"
-                lines.append(f"  {product.price(currency).format():>14}  {key}  {provider}")
-        return lines
+                amount = format_money(product.prices[currency], currency)
+                rows.append((f"{product.id}{state}", every, grants, amount, key, provider))
+        return rows
 
-    for line in run_in_session(action):
-        typer.echo(line)
+    print_table(
+        ("product", "billed", "grants", "price", "lookup key", "provider price"),
+        run_in_session(action),
+        empty="the catalog has no products",
+    )
 
 
 app.command("sync")(sync)

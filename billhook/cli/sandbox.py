@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import typer
 
+from billhook.cli.tables import print_table
 from billhook.config import environment_value
 
 DEFAULT_BASE = "http://127.0.0.1:8000/sandbox"
@@ -203,11 +204,11 @@ def webhook_add(
 def webhook_list(api_base: ApiBase = None, api_key: ApiKey = "sk_test_sandbox") -> None:
     """List webhook endpoints."""
     body = _request(api_base, api_key, "GET", "/v1/webhook_endpoints", {"limit": 100})
-    for endpoint in body["data"]:
-        events = ",".join(endpoint["enabled_events"])
-        typer.echo(f"{endpoint['id']}  {endpoint['status']:8}  {endpoint['url']}  [{events}]")
-    if not body["data"]:
-        typer.echo("No webhook endpoints.")
+    print_table(
+        ("id", "status", "url", "events"),
+        ((e["id"], e["status"], e["url"], ", ".join(e["enabled_events"])) for e in body["data"]),
+        empty="No webhook endpoints.",
+    )
 
 
 @app.command()
@@ -252,14 +253,21 @@ def deliveries(
     if event:
         params["event"] = event
     body = _request(api_base, api_key, "GET", "/v1/test_helpers/sandbox/deliveries", params)
-    for row in body["data"]:
-        status = row["status_code"] or row["error"] or ""
-        typer.echo(
-            f"{row['event']}  {row['event_type']:40}  #{row['attempt']}  {row['state']:9}  {status}  "
-            f"{row['url']}"
-        )
-    if not body["data"]:
-        typer.echo("No deliveries yet.")
+    print_table(
+        ("event", "type", "attempt", "state", "answer", "url"),
+        (
+            (
+                r["event"],
+                r["event_type"],
+                r["attempt"],
+                r["state"],
+                r["status_code"] or r["error"] or "",
+                r["url"],
+            )
+            for r in body["data"]
+        ),
+        empty="No deliveries yet.",
+    )
 
 
 @app.command()

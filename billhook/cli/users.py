@@ -16,9 +16,11 @@ from billhook.accounts.service import Accounts, generate_password
 from billhook.accounts.tokens import TokenSigner
 from billhook.catalog.loader import catalog_path, load_catalog
 from billhook.catalog.schemas import BUILT_IN_ROLES
+from billhook.cli.tables import print_table
 from billhook.config import Settings, load_settings
 from billhook.db import create_engine, create_session_factory, migrate
 from billhook.errors import BillhookError, InvalidInput
+from billhook.kit.formatting import format_date
 
 app = typer.Typer(help="Create users and admins, change roles, list users.", no_args_is_help=True)
 T = TypeVar("T")
@@ -119,12 +121,8 @@ def set_role(
 def list_users() -> None:
     """List users: email, role, created, id."""
 
-    async def action(session: AsyncSession, _settings: Settings) -> list[str]:
+    async def action(session: AsyncSession, _settings: Settings) -> list[tuple[str, ...]]:
         users = await repository.all_users(session)
-        return [f"{u.email}\t{u.role}\t{u.created_at:%Y-%m-%d}\t{u.id}" for u in users]
+        return [(u.email, u.role, format_date(u.created_at), u.id) for u in users]
 
-    lines = run_in_session(action)
-    if not lines:
-        typer.echo("no users")
-    for line in lines:
-        typer.echo(line)
+    print_table(("email", "role", "created", "id"), run_in_session(action), empty="no users")
