@@ -17,11 +17,13 @@ from fastapi.templating import Jinja2Templates
 from billhook.config import Environment
 from billhook.errors import NotFound
 from billhook.http.deps import RuntimeDep, SessionDep
+from billhook.kit.formatting import format_datetime
 from billhook.notifications import MAILBOX_PATH, repository
 from billhook.notifications.repository import EmailStatus
 from billhook.runtime import Runtime
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters.update(datetime=format_datetime)  # the one formatter (billhook.kit.formatting)
 PAGE_SIZE = 100
 
 
