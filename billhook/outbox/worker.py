@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 DEAD_LETTER_ALERT = contracts.DEAD_LETTER_ALERT.name
+MAX_CLAIM_BATCH = 8  # jobs one slot claims at once when there is a backlog
 MAX_ERROR_LENGTH = 2000
 
 
@@ -147,13 +148,18 @@ class OutboxWorker:
     # -- internals --------------------------------------------------------------------------------
 
     async def _slot(self) -> None:
+        batch = 1
         while not self._stopping.is_set():
             seen = self._wakes
             try:
-                jobs = await self._claim(1)
+                jobs = await self._claim(batch)
                 self.outage.recovered(worker_id=self.worker_id)
                 if jobs:
-                    await self._execute(jobs[0])
+                    # A full claim means a backlog: take more per claim next time (one claim
+                    # transaction for several jobs). A short one goes back to one at a time, so
+                    # a few slow jobs spread over the slots instead of queuing behind each other.
+                    batch = min(batch * 2, MAX_CLAIM_BATCH) if len(jobs) == batch else 1
+                    await self._execute_all(jobs)
                     continue
             except (SQLAlchemyError, OSError) as exc:
                 # The database is unreachable or refused: keep the slot alive and try again,
@@ -183,6 +189,18 @@ class OutboxWorker:
             )
             await session.commit()
         return jobs
+
+    async def _execute_all(self, jobs: list[ClaimedJob]) -> None:
+        """Run claimed jobs one after another; on shutdown the rest are released (``aclose``)."""
+        for index, job in enumerate(jobs):
+            if self._stopping.is_set():
+                return
+            try:
+                await self._execute(job)
+            except (SQLAlchemyError, OSError):
+                # Not started: hand them back as soon as the database answers, not after the lease.
+                self._orphans.update(later.id for later in jobs[index + 1 :])
+                raise
 
     async def _execute(self, job: ClaimedJob) -> None:
         try:
