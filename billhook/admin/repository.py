@@ -65,9 +65,13 @@ class Page:
 
 
 def _after(created: InstrumentedAttribute[Any], ident: InstrumentedAttribute[Any], cursor: Cursor) -> Any:
-    """Rows strictly after ``cursor`` in newest-first order (a row-value comparison, spelled out
-    because SQLite and PostgreSQL both plan the OR form as an index range on (created_at, id))."""
-    return or_(created < cursor.created_at, and_(created == cursor.created_at, ident < cursor.id))
+    """Rows strictly after ``cursor`` in newest-first order: ``(created_at, id) < cursor``.
+
+    Spelled out, with the redundant ``created_at <= cursor`` first: that bound is what lets both
+    SQLite and PostgreSQL start a backward range scan of the ``created_at`` index at the cursor
+    (a row-value or bare OR comparison is not used as an index bound there)."""
+    tie_or_older = or_(created < cursor.created_at, and_(created == cursor.created_at, ident < cursor.id))
+    return and_(created <= cursor.created_at, tie_or_older)
 
 
 async def _page(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from babel import Locale
@@ -40,6 +40,7 @@ def _currency_pattern(locale: str, places: int) -> tuple[Locale, NumberPattern]:
     return parsed, pattern
 
 
+@lru_cache(maxsize=4096)  # pure, and pages and charts format the same amounts again and again
 def format_money(amount_minor: int, currency: str, locale: str = DEFAULT_LOCALE) -> str:
     """``$49.00``, ``¥1,200``, ``€12.50``, ``KWD1.234``, ``-$5.00`` for an integer minor amount.
 
