@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
@@ -25,6 +26,7 @@ from billhook.accounts.service import Accounts
 from billhook.accounts.throttle import LoginThrottle
 from billhook.accounts.tokens import ACCESS, TokenClaims, TokenSigner
 from billhook.cache import BillhookCache
+from billhook.config import Environment
 from billhook.errors import NotFound, Unauthorized, Unavailable
 from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.models import User
@@ -103,7 +105,39 @@ def csrf_token_for(runtime: Runtime, nonce: str, claims: TokenClaims | None) -> 
     return hmac.new(runtime.settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
+def _origin(url: str) -> str | None:
+    """``scheme://host:port`` of ``url`` (default ports spelled out), or None when it has none."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+
+
+def same_origin(request: Request, runtime: Runtime) -> bool:
+    """The request comes from a page of ``BILLHOOK_BASE_URL``'s origin, by ``Origin`` or ``Referer``.
+
+    Browsers send ``Origin`` with every cross-origin unsafe request (the Fetch standard), so a
+    foreign or opaque (``null``) one is refused even with a valid CSRF token. A request with
+    neither header does not come from a cross-site browser context (e.g. a script holding a
+    cookie); the CSRF token alone decides (OWASP's CSRF cheat sheet: verify the origin with
+    standard headers *and* use a token).
+    """
+    expected = _origin(runtime.settings.billhook_base_url)
+    for header in ("origin", "referer"):
+        value = request.headers.get(header)
+        if value is not None:
+            return _origin(value) == expected
+    return True
+
+
 def csrf_valid(request: Request, runtime: Runtime, submitted: str | None) -> bool:
+    """A same-origin request carrying the CSRF token bound to this browser (and its session)."""
+    if not same_origin(request, runtime):
+        return False
     nonce = request.cookies.get(CSRF_COOKIE)
     if not nonce or not submitted:
         return False
@@ -112,7 +146,10 @@ def csrf_valid(request: Request, runtime: Runtime, submitted: str | None) -> boo
 
 
 def is_https(runtime: Runtime) -> bool:
-    return runtime.settings.billhook_base_url.startswith("https://")
+    """Cookies are ``Secure`` over https and always in production (which is https only)."""
+    settings = runtime.settings
+    production = settings.billhook_env is Environment.PRODUCTION
+    return production or settings.billhook_base_url.startswith("https://")
 
 
 def set_csrf_cookie(response: Response, runtime: Runtime, nonce: str) -> None:
@@ -182,6 +219,8 @@ async def authentication(request: Request, runtime: RuntimeDep, auth: OptionalAu
     if auth is None:
         raise Unauthorized("sign in first: send 'Authorization: Bearer <access_token>'")
     cookie_write = auth.via_cookie and request.method not in SAFE_METHODS
+    if cookie_write and not same_origin(request, runtime):
+        raise CsrfRejected("a cookie-authenticated write must come from this service's own origin")
     if cookie_write and not csrf_valid(request, runtime, request.headers.get(CSRF_HEADER)):
         raise CsrfRejected("missing or invalid CSRF token (send it in the X-CSRF-Token header)")
     return auth

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import Depends
 
 from billhook.accounts import repository
 from billhook.accounts.deps import SESSION_COOKIE, require_role
 from billhook.models import User
 from tests.support.app_harness import Harness
+from tests.support.forms import form
+
+BASE_URL = "http://127.0.0.1:8000"  # the test settings' BILLHOOK_BASE_URL
 
 
 async def cookie_session(h: Harness) -> None:
@@ -62,3 +66,49 @@ async def test_require_role_admits_the_role_and_admins_only(h: Harness) -> None:
             ada.role = role
             await session.commit()
         assert (await h.client.get("/test/coaches", headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page"},
+        {"Origin": "http://127.0.0.1:8001"},  # another port is another origin
+    ],
+    ids=["foreign-origin", "opaque-origin", "foreign-referer", "other-port"],
+)
+async def test_a_cookie_write_from_another_origin_is_403_even_with_the_token(
+    h: Harness, headers: dict[str, str]
+) -> None:
+    await cookie_session(h)
+    token = (await h.client.get("/api/auth/csrf")).json()["csrf_token"]
+    response = await h.client.post("/api/auth/logout", headers={"X-CSRF-Token": token, **headers})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed"
+    assert (await h.client.get("/api/me")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": BASE_URL}, {"Referer": f"{BASE_URL}/account"}, {"Origin": "HTTP://127.0.0.1:8000"}],
+    ids=["origin", "referer", "case-insensitive"],
+)
+async def test_a_same_origin_cookie_write_with_the_token_works(h: Harness, headers: dict[str, str]) -> None:
+    await cookie_session(h)
+    token = (await h.client.get("/api/auth/csrf")).json()["csrf_token"]
+    response = await h.client.post("/api/auth/logout", headers={"X-CSRF-Token": token, **headers})
+    assert response.status_code == 204
+
+
+async def test_a_bearer_write_needs_no_origin(h: Harness) -> None:
+    headers = {**(await h.bearer()), "Origin": "https://evil.example"}
+    assert (await h.client.post("/api/auth/logout", headers=headers)).status_code == 204
+
+
+async def test_a_form_post_from_another_origin_gets_the_403_page(h: Harness) -> None:
+    page = await h.client.get("/login")
+    fields = form(page.text, "/login").fields
+    body = {**fields, "email": "ada@example.com", "password": "correct horse"}
+    response = await h.client.post("/login", data=body, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
