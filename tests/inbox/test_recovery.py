@@ -13,8 +13,12 @@ from sqlalchemy import func, select
 
 from billhook.inbox.reconcile import reconcile
 from billhook.inbox.signature import signature_header
+from billhook.inbox.worker import InboxWorker, WorkerOptions
 from billhook.models import AuditEntry, Customer, InboxEvent, Invoice, OutboxJob, Payment, Subscription
-from tests.support.inbox import SECRET, InboxStack, all_event_ids, settled
+from billhook.providers.base import ProviderCustomer
+from billhook.runtime import Runtime
+from tests.support.fake_provider import FakeProvider
+from tests.support.inbox import SECRET, InboxStack, all_event_ids, event_payload, settled
 
 
 async def test_reconcile_heals_dropped_deliveries(stack: InboxStack) -> None:
@@ -89,20 +93,23 @@ async def test_fifty_events_three_times_concurrently_apply_once(stack: InboxStac
     assert customers is not None and customers >= 10 and invoices == 0
 
 
-async def test_the_running_worker_heals_missed_events_by_itself(stack: InboxStack) -> None:
-    customer = await stack.shop.customer("quiet@example.com")  # no webhook endpoint: never delivered
-    stack.worker.options.reconcile_interval = 0.2
-    stack.worker.options.poll_interval = 0.05
-    await stack.worker.start()
+async def test_the_running_worker_heals_missed_events_by_itself(runtime: Runtime) -> None:
+    """In process: the fake provider lists an event that was never delivered, and serves its object."""
+    customer = ProviderCustomer(id="cus_quiet", email="quiet@example.com")
+    provider = FakeProvider(customer)
+    provider.put_event(event_payload(obj={"id": customer.id, "object": "customer", "email": customer.email}))
+    runtime.provider = provider
+    worker = InboxWorker(runtime, WorkerOptions(concurrency=4, reconcile_interval=0.2, poll_interval=0.05))
+    await worker.start()
     deadline = time.monotonic() + 15
     while True:
-        async with stack.runtime.session_factory() as session:
+        async with runtime.session_factory() as session:
             row = await session.scalar(select(Customer).where(Customer.stripe_id == customer.id))
         if row is not None and row.email == "quiet@example.com":
             break
         assert time.monotonic() < deadline, "the worker did not reconcile the missed event"
         await asyncio.sleep(0.05)
-    await stack.worker.aclose()
-    async with stack.runtime.session_factory() as session:
+    await worker.aclose()
+    async with runtime.session_factory() as session:
         [(source, status)] = list(await session.execute(select(InboxEvent.source, InboxEvent.status)))
     assert (source, status) == ("reconcile", "processed")
