@@ -6,6 +6,7 @@ customers or no revenue is unknown, not zero.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -80,21 +81,31 @@ def movements_from(totals: Mapping[str, int]) -> Movements:
     )
 
 
-def median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+def _value_at_rank(counts: Mapping[float, int], rank: int) -> float:
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    raise ValueError("rank beyond the counts")
 
 
-def percentile(values: list[float], fraction: float) -> float | None:
-    """The nearest-rank percentile (p99 of 100 values is the 99th smallest)."""
-    if not values:
+def median_of_counts(counts: Mapping[float, int]) -> float | None:
+    """The median of values given as {value: how many}; the mean of the two middle ones if even."""
+    total = sum(counts.values())
+    if total == 0:
         return None
-    ordered = sorted(values)
-    rank = max(1, -(-int(fraction * 1000) * len(ordered) // 1000))
-    return ordered[min(rank, len(ordered)) - 1]
+    if total % 2:
+        return _value_at_rank(counts, total // 2 + 1)
+    return (_value_at_rank(counts, total // 2) + _value_at_rank(counts, total // 2 + 1)) / 2
+
+
+def percentile_of_counts(counts: Mapping[float, int], fraction: float) -> float | None:
+    """The nearest-rank percentile of values given as {value: how many}."""
+    total = sum(counts.values())
+    if total == 0:
+        return None
+    return _value_at_rank(counts, max(1, math.ceil(round(fraction * total, 9))))
 
 
 def convert(amount: int, source: str, target: str, rate: Decimal) -> Decimal:

@@ -43,9 +43,13 @@ def test_net_new_mrr_is_the_sum_of_movements() -> None:
     assert Movements(new=500, expansion=100, contraction=-50, churn=-200, reactivation=25).net_new == 375
 
 
-def test_percentiles_are_nearest_rank() -> None:
-    values = [float(n) for n in range(1, 101)]
-    assert d.percentile(values, 0.99) == 99.0 and d.median(values) == 50.5 and d.median([]) is None
+def test_percentiles_are_nearest_rank_over_a_histogram() -> None:
+    counts = {float(n): 1 for n in range(1, 101)}
+    assert d.percentile_of_counts(counts, 0.99) == 99.0 and d.median_of_counts(counts) == 50.5
+    assert (
+        d.median_of_counts({0.2: 3, 0.5: 1}) == 0.2 and d.percentile_of_counts({0.2: 98, 9.0: 2}, 0.99) == 9.0
+    )
+    assert d.median_of_counts({}) is None and d.percentile_of_counts({}, 0.99) is None
 
 
 def test_presets_end_now_and_start_at_midnight() -> None:

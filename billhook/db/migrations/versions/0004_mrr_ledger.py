@@ -50,7 +50,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_mrr_ledger_customer_chain', ['customer_id', 'currency', 'effective_at'], unique=False)
     op.create_index('ix_payments_created_at', 'payments', ['created_at'], unique=False, postgresql_include=['status', 'currency', 'amount'])
     op.create_index('ix_payments_invoice_id', 'payments', ['invoice_id'], unique=False)
-    op.create_index('ix_invoices_created_at', 'invoices', ['created_at'], unique=False, postgresql_include=['status', 'attempt_count', 'currency', 'amount_due', 'paid_at'])
+    op.create_index('ix_invoices_attempted_created_at', 'invoices', ['created_at'], unique=False, postgresql_include=['id', 'status', 'attempt_count', 'currency', 'amount_due', 'paid_at'], postgresql_where=sa.text("attempt_count >= 2 OR status IN ('open', 'uncollectible')"))
     op.create_index('ix_checkout_sessions_created_at', 'checkout_sessions', ['created_at'], unique=False, postgresql_include=['product_id', 'price_stripe_id', 'status', 'completed_at'])
     op.create_index('ix_outbox_jobs_finished_at', 'outbox_jobs', ['finished_at'], unique=False, postgresql_include=['status', 'type'])
     op.create_index('ix_inbox_events_processed_at', 'inbox_events', ['processed_at'], unique=False, postgresql_include=['status', 'received_at'])
@@ -62,7 +62,7 @@ def downgrade() -> None:
     op.drop_index('ix_checkout_sessions_created_at', table_name='checkout_sessions')
     op.drop_index('ix_payments_created_at', table_name='payments')
     op.drop_index('ix_payments_invoice_id', table_name='payments')
-    op.drop_index('ix_invoices_created_at', table_name='invoices')
+    op.drop_index('ix_invoices_attempted_created_at', table_name='invoices')
     op.drop_table('mrr_ledger')
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.drop_column('mrr')
