@@ -154,6 +154,30 @@ async def start_checkout(deps: CheckoutDeps, user: User, data: CheckoutInput) ->
         reused = await _await_concurrent(deps, user, price.stripe_id, data.quantity)
     if reused is not None:
         return reused
+    try:
+        return await _open_session(
+            deps, user, data, product=product, price=price, mode=mode, redirects=(success_url, cancel_url)
+        )
+    except BaseException:
+        # A failed attempt (the provider refused or timed out) gives its claim back at once: a
+        # retry opens a session instead of being told one "is being opened already" (409).
+        await deps.cache.delete(OPENING, user.id, price.stripe_id)
+        raise
+
+
+async def _open_session(
+    deps: CheckoutDeps,
+    user: User,
+    data: CheckoutInput,
+    *,
+    product: Product,
+    price: Price,
+    mode: CheckoutMode,
+    redirects: tuple[str | None, str | None],
+) -> StartedCheckout:
+    """Open a new provider session for ``price``; the caller holds the opening claim."""
+    assert price.stripe_id is not None
+    success_url, cancel_url = redirects
     order = await _pending_order(deps.session, user, product, price, data.quantity)
     customer_id = await _provider_customer(deps, user)
     token = SuccessTokens(deps.settings.secret_key).issue(user.id, order.id)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
+from billhook.errors import ProviderError
 from billhook.models import CheckoutSession, Order, Price, Product
+from billhook.providers.actions import CheckoutRequest
 from tests.support.stack import Stack
 
 
@@ -179,3 +183,29 @@ async def test_status_is_visible_to_its_owner_only(stack: Stack) -> None:
     assert own.json()["entitlement_active"] is False
     assert (foreign.status_code, unknown.status_code) == (404, 404)
     assert foreign.json() == unknown.json()
+
+
+async def test_a_failed_checkout_releases_its_claim_so_a_retry_opens_one(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada = await stack.register("ada@example.com")
+    actions = stack.runtime.actions
+    assert actions is not None
+    opened = actions.create_checkout_session
+    attempts: list[CheckoutRequest] = []
+
+    async def down_once(request: CheckoutRequest) -> Any:
+        attempts.append(request)
+        if len(attempts) == 1:
+            raise ProviderError("the payment provider is unavailable")
+        return await opened(request)
+
+    monkeypatch.setattr(actions, "create_checkout_session", down_once)
+    failed = await stack.checkout(ada, product_id="starter")
+    assert failed.status_code == 502
+
+    started = time.monotonic()
+    retry = await stack.checkout(ada, product_id="starter")
+    assert retry.status_code == 201, retry.text  # not a 409 "being opened already" for 10 s
+    assert time.monotonic() - started < 2
+    assert await count(stack, CheckoutSession) == 1
