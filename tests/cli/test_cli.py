@@ -97,12 +97,14 @@ def test_serve_starts_the_embedded_default_and_is_ready(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 30
         response = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # 503 until the catalog is in the sandbox, then 200
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
+                if response.status_code == 200:
+                    break
             except httpx.TransportError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         assert response is not None and response.status_code == 200
         assert response.json()["database"] == "sqlite"
         _wait_for_catalog_in_sandbox(f"http://127.0.0.1:{port}")
