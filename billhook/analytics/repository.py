@@ -87,7 +87,8 @@ def _when(condition: ColumnElement[bool], value: SQLColumnExpression[int] | int 
 
 
 async def stock_by_currency(session: AsyncSession) -> dict[str, Stock]:
-    """MRR, trial MRR, subscribers, scheduled churn and paying customers now, per currency."""
+    """MRR, trial MRR, subscribers, scheduled churn and paying customers now, per currency (every
+    currency a subscription was ever mirrored in)."""
     s = Subscription
     paying = s.status.in_(PAYING_STATUSES)
     scheduled = and_(paying, or_(s.cancel_at_period_end.is_(True), s.cancel_at.is_not(None)))
@@ -100,7 +101,7 @@ async def stock_by_currency(session: AsyncSession) -> dict[str, Stock]:
             _sum(_when(s.status.in_(TRIALING_STATUSES))),
             _sum(_when(scheduled, s.mrr)),
         )
-        .where(s.status.in_((*PAYING_STATUSES, *TRIALING_STATUSES)), s.currency.is_not(None))
+        .where(s.currency.is_not(None))  # every currency mirrored, with zeros where none pays now
         .group_by(s.currency)
     )
     # Distinct (currency, customer) pairs first: a hash aggregate, not a sort of every row
@@ -217,10 +218,6 @@ async def mrr_changes_since(session: AsyncSession, at: datetime) -> dict[str, in
         select(m.currency, _sum(m.mrr_after - m.mrr_before)).where(m.effective_at >= at).group_by(m.currency)
     )
     return {str(code): int(total) for code, total in (await session.execute(statement)).all()}
-
-
-async def ledger_currencies(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(select(MrrMovement.currency).distinct())).all())
 
 
 async def conversion_by_plan(

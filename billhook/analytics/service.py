@@ -34,9 +34,9 @@ def _choose_currency(stocks: dict[str, repo.Stock], others: Sequence[str], asked
     """The asked currency, else the one with the most MRR, else one seen anywhere, else usd."""
     if asked:
         return asked.strip().lower()
-    if stocks:
+    if any(stock.mrr for stock in stocks.values()):
         return max(sorted(stocks), key=lambda code: stocks[code].mrr)
-    return sorted(others)[0] if others else DEFAULT_CURRENCY
+    return DEFAULT_CURRENCY if DEFAULT_CURRENCY in others or not others else sorted(others)[0]
 
 
 def _stock_before(stock: repo.Stock, flows: Sequence[repo.Flow]) -> tuple[int, int, int, int]:
@@ -110,7 +110,7 @@ async def overview(session: AsyncSession, period: Period, *, currency: str | Non
     """
     stocks = await repo.stock_by_currency(session)
     revenue = await repo.revenue_by_currency(session, period.start, period.end)
-    seen = sorted(set(stocks) | set(revenue) | set(await repo.ledger_currencies(session)))
+    seen = sorted(set(stocks) | set(revenue))
     chosen = _choose_currency(stocks, seen, currency)
     stock = stocks.get(chosen, repo.Stock())
     flows = await repo.ledger_flows(session, chosen, period.start, bucket_ends(period))
