@@ -155,3 +155,28 @@ async def test_a_dispute_alerts_every_admin_once(shared_stack: Stack, people: Pe
         (payload["context"]["amount"], payload["context"]["currency"]) == (11000, "eur")
         for payload in payloads
     )
+
+
+async def test_refunding_a_charged_back_payment_is_409_with_the_providers_reason(
+    shared_stack: Stack, people: People
+) -> None:
+    stack = shared_stack
+    booking = await book(stack, people)
+    started = await pay_booking(stack, people, booking["id"], card="4000 0000 0000 0259")
+
+    async def disputed() -> bool:
+        async with stack.db() as session:
+            row = await session.get(Payment, started["payment_id"], populate_existing=True)
+        return row is not None and row.disputed
+
+    await stack.eventually(disputed, timeout=30)
+    refund = await stack.http.post(
+        f"/api/payments/{started['payment_id']}/refund",
+        json={"reason": "duplicate"},
+        headers=people.admin.headers,
+    )
+
+    assert refund.status_code == 409, refund.text  # was a 502: nothing failed at the provider
+    error = refund.json()["error"]
+    assert error["code"] == "conflict" and "charged back" in error["message"]
+    assert error["provider_code"] == "charge_disputed"

@@ -13,7 +13,7 @@ from typing import Any
 
 import stripe
 
-from billhook.errors import NotFound, ProviderError
+from billhook.errors import Conflict, NotFound, ProviderError
 from billhook.kit.clock import from_timestamp
 from billhook.providers.actions import (
     USER_ID_METADATA,
@@ -44,6 +44,21 @@ def actions_for(provider: PaymentProvider) -> StripeActions:
     return StripeActions(provider.client)
 
 
+# Stripe error codes that mean "not in this object's current state" (https://docs.stripe.com/error-codes):
+# the caller's request conflicts with what happened at the provider (409 with Stripe's reason),
+# nothing failed there (not a 502).
+STATE_CONFLICTS = frozenset(
+    {
+        "charge_disputed",  # a charged-back charge cannot be refunded
+        "charge_already_refunded",
+        "charge_expired_for_capture",
+        "invoice_not_editable",
+        "invoice_no_customer_line_items",
+        "resource_already_exists",
+    }
+)
+
+
 async def _call(what: str, call: Callable[[], Awaitable[Any]]) -> Doc:
     try:
         return _as_dict(await call())
@@ -54,6 +69,8 @@ async def _call(what: str, call: Callable[[], Awaitable[Any]]) -> Doc:
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404 or exc.code == "resource_missing":
             raise NotFound(f"{what} was not found at the payment provider") from None
+        if exc.code in STATE_CONFLICTS:
+            raise Conflict(_message(exc), provider_code=exc.code) from None
         raise ProviderError(_message(exc), provider_code=exc.code) from None
     except stripe.StripeError as exc:
         raise ProviderError(_message(exc), provider_code=exc.code) from None
