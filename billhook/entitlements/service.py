@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.config import Settings
+from billhook.customers.views import views_changed
 from billhook.entitlements import repository
 from billhook.entitlements.rules import (
     DEFAULT_GRACE,
@@ -88,6 +89,8 @@ async def sync_entitlements(
     for name in revoked:
         audit.entitlement("entitlements.revoked", name)
     await session.flush()
+    if change.changed:
+        await views_changed(session, user.id)
     return change
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.audit import Cause, apply_changes, record
 from billhook.customers.mirror import SyncResult, find, get_or_create
 from billhook.customers.service import ensure_customer
+from billhook.customers.views import views_changed
 from billhook.models import Invoice, Subscription
 from billhook.providers.base import ProviderInvoice
 
@@ -50,6 +51,8 @@ async def sync_invoice(session: AsyncSession, invoice: ProviderInvoice, cause: C
             changes=changes,
             customer_id=customer.id if customer else None,
         )
+        # The overview shows the upcoming invoice, and an invoice's outcome moves its subscription.
+        await views_changed(session, customer.user_id if customer else None)
     return SyncResult(row, created, changes)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.audit import Cause, apply_changes, record
 from billhook.customers.mirror import SyncResult, find, get_or_create
 from billhook.customers.service import ensure_customer
+from billhook.customers.views import views_changed
 from billhook.invoices.service import invoice_by_stripe_id
 from billhook.models import Dispute, Payment, PaymentStatus, Refund
 from billhook.payments.states import next_status
@@ -110,6 +111,7 @@ async def sync_payment(
             customer_id=row.customer_id,
             user_id=row.user_id,
         )
+        await views_changed(session, row.user_id)
     return SyncResult(row, created, changes)
 
 

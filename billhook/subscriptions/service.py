@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.audit import Cause, apply_changes, record
 from billhook.customers.mirror import SyncResult, find, get_or_create
 from billhook.customers.service import ensure_customer
+from billhook.customers.views import views_changed
 from billhook.models import Product, Subscription
 from billhook.providers.base import ProviderSubscription
 from billhook.subscriptions import mrr
@@ -67,6 +68,7 @@ async def sync_subscription(
             customer_id=customer.id,
             user_id=row.user_id,
         )
+        await views_changed(session, row.user_id)
     return SyncResult(row, created, changes)
 
 

@@ -152,8 +152,14 @@ async def test_a_subscription_checkout_syncs_entitlements_once(stack: InboxStack
     await settled(stack.server)
     await stack.worker.drain()
     kinds = Counter(kind for kind, _, _ in await jobs(stack))
-    # The checkout was by an email with no account: one provisioning job creates it.
-    expected = {"entitlements.sync": 1, "order.record_paid": 1, "accounts.provision_customer": 1}
+    # The checkout was by an email with no account: one provisioning job creates it. The new
+    # payment makes the payment statistics stale (no user yet: no subscription view to forget).
+    expected = {
+        "entitlements.sync": 1,
+        "order.record_paid": 1,
+        "accounts.provision_customer": 1,
+        "payments.invalidate_stats": 1,
+    }
     assert kinds == Counter(expected)
     async with stack.runtime.session_factory() as session:
         row = await session.scalar(select(CheckoutSession).where(CheckoutSession.stripe_id == session_id))

@@ -19,9 +19,7 @@ ORDER_METADATA_KEY = "billhook_order"  # set on intents Billhook creates outside
 async def _sync(
     ctx: HandlerContext, intent: ProviderPaymentIntent | None, charge: ProviderCharge | None
 ) -> None:
-    result = await service.sync_payment(ctx.session, intent, charge, ctx.cause)
-    if result.created or result.changes:
-        await effects.invalidate_payment_stats(ctx.session, ctx.event.id)
+    result = await service.sync_payment(ctx.session, intent, charge, ctx.cause)  # marks the views stale
     status = PaymentStatus(result.row.status)
     customer_id = (intent.customer_id if intent else None) or (charge.customer_id if charge else None)
     if status is PaymentStatus.FAILED and charge is not None and charge.status == "failed":

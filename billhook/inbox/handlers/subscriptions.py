@@ -11,9 +11,7 @@ from billhook.subscriptions.service import ACCESS_COLUMNS, sync_subscription
 async def subscription_changed(ctx: HandlerContext) -> None:
     """created / updated / deleted / trial_will_end: all apply the provider's current object."""
     subscription = await ctx.provider.get_subscription(ctx.object_id)
-    result = await sync_subscription(ctx.session, subscription, ctx.cause)
-    if result.changes:
-        await effects.invalidate_subscription_cache(ctx.session, result.row, ctx.event.id)
+    result = await sync_subscription(ctx.session, subscription, ctx.cause)  # marks the views stale
     if not (result.created or ACCESS_COLUMNS & result.changes.keys()):
         return
     customer = await customer_by_stripe_id(ctx.session, subscription.customer_id)
