@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from billhook.accounts.deps import AdminOnly
 from billhook.analytics import service
@@ -21,6 +22,8 @@ from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.runtime import Runtime
 
 router = APIRouter(tags=["analytics"])
+CACHE_NAMESPACE = "analytics-metrics"
+CACHE_TTL_SECONDS = 30.0
 
 PeriodQuery = Annotated[str | None, Query(description="30d, month, quarter, year or custom", max_length=20)]
 FromQuery = Annotated[str | None, Query(alias="from", description="first day, YYYY-MM-DD", max_length=40)]
@@ -73,11 +76,28 @@ async def _overview(
 
 @router.get("/api/admin/metrics", response_model=MetricsOut)
 async def metrics(
-    session: SessionDep, runtime: RuntimeDep, _: AdminOnly, chosen: PeriodDep, currency: CurrencyQuery = None
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _: AdminOnly,
+    chosen: PeriodDep,
+    currency: CurrencyQuery = None,
 ) -> MetricsOut:
-    """The overview figures for one currency and period (definitions: docs/analytics.md)."""
+    """The overview figures for one currency and period (definitions: docs/analytics.md).
+
+    The same query answers from the cache for up to CACHE_TTL_SECONDS: figures are at most that
+    old (the issue's bound is a minute), and a dashboard's refreshes cost one computation.
+    """
+    key = urlencode(sorted(request.query_params.multi_items()))
+    if runtime.cache is not None and (cached := await runtime.cache.get(CACHE_NAMESPACE, key)) is not None:
+        return MetricsOut.model_validate(cached)
     figures, reporting = await _overview(session, runtime, chosen, currency)
-    return MetricsOut.of(figures, reporting)
+    answer = MetricsOut.of(figures, reporting)
+    if runtime.cache is not None:
+        await runtime.cache.set(
+            CACHE_NAMESPACE, key, value=answer.model_dump(mode="json"), ttl_seconds=CACHE_TTL_SECONDS
+        )
+    return answer
 
 
 def series_csv(figures: Overview) -> str:

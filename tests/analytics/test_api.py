@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import update
 
+from billhook.analytics.endpoints import CACHE_TTL_SECONDS
 from billhook.analytics.endpoints import router as analytics_router
 from billhook.models import User
 from tests.support.analytics_factories import changed, day, event, subscription, sync
@@ -110,3 +111,17 @@ async def test_operations_answer_for_an_admin(app: Harness) -> None:
     )
     assert response.status_code == 200
     assert response.json()["jobs_finished"] == 0 and response.json()["job_success_rate"] is None
+
+
+async def test_the_same_query_answers_from_the_cache_for_up_to_30_seconds(app: Harness) -> None:
+    headers = await _admin(app)
+    first = (await app.client.get("/api/admin/metrics", params=JANUARY, headers=headers)).json()
+    async with app.runtime.session_factory() as session:
+        await sync(session, subscription("sub_late", "cus_late", amount=9900, currency="eur", start=day(20)))
+        await session.commit()
+    cached = (await app.client.get("/api/admin/metrics", params=JANUARY, headers=headers)).json()
+    fresh = (
+        await app.client.get("/api/admin/metrics", params=JANUARY | {"currency": "eur"}, headers=headers)
+    ).json()
+    assert cached == first and fresh["mrr"] == first["mrr"] + 9900
+    assert CACHE_TTL_SECONDS <= 60  # figures fresh within a minute of a change
