@@ -74,7 +74,7 @@ def figures_table(figures: Overview, reporting: ReportingOut | None) -> Table:
 
     period = figures.period
     title = f"{figures.currency.upper()}  {period.start:%Y-%m-%d %H:%M} - {period.end:%Y-%m-%d %H:%M} UTC"
-    table = Table("figure", "value", title=title, title_justify="left")
+    table = Table("figure", "value", title=title, title_justify="left", min_width=len(title) + 4)
     m, recovery = figures.movements, figures.recovery
     rows = [
         ("MRR", money(figures.mrr)),
