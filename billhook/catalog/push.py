@@ -9,13 +9,19 @@ a second price. Only flushes; the CLI command (or start-up) commits.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.catalog import Catalog, SyncPlan, apply_catalog, plan_sync
 from billhook.catalog.service import record_provider_price
+from billhook.catalog.sync import ProductChange
 from billhook.models import Product
 from billhook.providers.actions import PriceSpec, ProviderActions
 
@@ -60,15 +66,41 @@ async def sync_products(
     return report
 
 
-async def apply_plan(actions: ProviderActions, plan: SyncPlan) -> None:
-    """Carry out a plan at the provider (idempotent keys; no database involved)."""
+def idempotency_key(operation: str, run: str, **parameters: Any) -> str:
+    """A key for one provider call: the operation, every parameter it sends, and the sync run.
+
+    Stripe replays the first response to a key for 24 hours and refuses the key with other
+    parameters (https://docs.stripe.com/api/idempotent_requests). A key made of only some of
+    the parameters failed every later sync once a price changed and changed back; a key without
+    the run replayed an old answer instead of acting (drop, re-add, drop a currency: the second
+    "deactivate" was a replay and the price stayed active). The run is one ``products sync``:
+    the SDK's own retries of a call reuse its key; a new run plans again from the provider's
+    current state, so it never repeats an effect that already happened.
+    """
+    canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:24]
+    return f"catalog:{operation}:{digest}:{run}"
+
+
+def _product_fields(change: ProductChange) -> dict[str, Any]:
+    return {
+        "product_id": change.product_id,
+        "name": change.name,
+        "description": change.description,
+        "active": change.active,
+    }
+
+
+async def apply_plan(actions: ProviderActions, plan: SyncPlan, *, run: str | None = None) -> None:
+    """Carry out a plan at the provider (idempotent keys per call and run; no database involved)."""
+    run = run or secrets.token_hex(8)
     for change in plan.create_products:
         await actions.create_product(
             product_id=change.product_id,
             name=change.name,
             description=change.description,
             active=change.active,
-            idempotency_key=f"catalog:product:{change.product_id}:create",
+            idempotency_key=idempotency_key("create_product", run, **_product_fields(change)),
         )
     for change in plan.update_products:
         await actions.update_product(
@@ -76,10 +108,9 @@ async def apply_plan(actions: ProviderActions, plan: SyncPlan) -> None:
             name=change.name,
             description=change.description,
             active=change.active,
-            idempotency_key=f"catalog:product:{change.product_id}:{change.name}:{change.active}",
+            idempotency_key=idempotency_key("update_product", run, **_product_fields(change)),
         )
     for price in plan.create_prices:
-        terms = f"{price.unit_amount}:{price.currency}:{price.interval}:{price.interval_count}"
         spec = PriceSpec(
             product_id=price.product_id,
             currency=price.currency,
@@ -89,15 +120,14 @@ async def apply_plan(actions: ProviderActions, plan: SyncPlan) -> None:
             interval_count=price.interval_count,
             transfer_lookup_key=price.transfer_lookup_key,
         )
-        await actions.create_price(spec, idempotency_key=f"catalog:price:{price.lookup_key}:{terms}")
+        key = idempotency_key("create_price", run, **dataclasses.asdict(spec))
+        await actions.create_price(spec, idempotency_key=key)
     for price_id in plan.reactivate_prices:
-        await actions.set_price_active(
-            price_id=price_id, active=True, idempotency_key=f"catalog:on:{price_id}"
-        )
+        key = idempotency_key("set_price_active", run, price_id=price_id, active=True)
+        await actions.set_price_active(price_id=price_id, active=True, idempotency_key=key)
     for price_id in plan.deactivate_prices:
-        await actions.set_price_active(
-            price_id=price_id, active=False, idempotency_key=f"catalog:off:{price_id}"
-        )
+        key = idempotency_key("set_price_active", run, price_id=price_id, active=False)
+        await actions.set_price_active(price_id=price_id, active=False, idempotency_key=key)
 
 
 async def _record_ids(
