@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import typer
 import uvicorn
 from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billhook.catalog import CatalogError, missing_catalog_note
@@ -25,7 +26,7 @@ from billhook.db import create_engine, migrate
 from billhook.logging import configure_logging
 from billhook.notifications import MAILBOX_PATH
 from billhook.ops.embedded import SANDBOX_MOUNT
-from billhook.ops.startup import StartupError, preflight, startup_message
+from billhook.ops.startup import StartupError, describe_database_failure, preflight, startup_message
 from billhook.runtime import Runtime
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
@@ -204,5 +205,9 @@ def migrate_command(
         finally:
             await engine.dispose()
 
-    current = asyncio.run(run())
+    try:
+        current = asyncio.run(run())
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        typer.echo(f"error: {describe_database_failure(settings.database_url, exc)}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"database at revision {current}")

@@ -12,6 +12,7 @@ from billhook.config import load_settings
 from billhook.inbox.worker import InboxWorker
 from billhook.kit.heap import settle_heap
 from billhook.logging import configure_logging
+from billhook.ops.startup import StartupError, check_database
 from billhook.outbox.retention import RetentionService
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
@@ -28,6 +29,11 @@ def worker(
     the rest."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    try:  # a database that cannot be reached is one line, not a traceback
+        asyncio.run(check_database(settings))
+    except StartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     runtime = build_runtime(settings, workers=False, embed_sandbox=False)
     settle_heap()
     asyncio.run(_serve(runtime, concurrency, grace))

@@ -97,3 +97,21 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: DATABASE_URL: cannot open")
+
+
+def _command(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_", "BILLHOOK_"))}
+    return subprocess.run(
+        [str(BILLHOOK), *args], cwd=tmp_path, env={**clean, **env}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_migrate_and_worker_say_in_one_line_that_postgresql_is_unreachable(tmp_path: Path) -> None:
+    closed = free_port()
+    url = f"postgresql://billhook@127.0.0.1:{closed}/shop"
+    for command in (("migrate",), ("worker",)):
+        line = _one_error_line(_command(tmp_path, *command, DATABASE_URL=url))
+        assert line.startswith(
+            f"error: DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{closed}/shop"
+        )
