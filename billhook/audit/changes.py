@@ -7,8 +7,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-# {"status": ["active", "canceled"], ...}: old and new value of each changed column.
-Changes = dict[str, list[Any]]
+from billhook.db.mirror import Changes
+
+__all__ = ["Changes", "apply_changes"]
 
 
 def _json(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""``products sync``: make the provider's products and prices match the catalog, idempotently.
+"""Pushing the catalog to the provider (``billhook products sync``): make its products and prices
+match the catalog, idempotently.
 
 The plan comes from :func:`billhook.catalog.plan_sync` (pure); this carries it out through
 :class:`ProviderActions` and records the provider ids on our ``products``/``prices`` rows so

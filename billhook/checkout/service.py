@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.cache import BillhookCache
+from billhook.catalog import repository as catalog_repository
 from billhook.checkout import repository
 from billhook.checkout.success import SuccessTokens
 from billhook.config import Settings
+from billhook.customers import repository as customers_repository
 from billhook.customers.service import ensure_customer
 from billhook.errors import Conflict, InvalidInput
 from billhook.kit.clock import Clock
@@ -29,6 +31,7 @@ from billhook.models import CheckoutSession, Order, OrderType, Price, Product, S
 from billhook.models.orders import OrderStatus
 from billhook.providers.actions import CheckoutMode, CheckoutRequest, ProviderActions
 from billhook.providers.base import PaymentProvider
+from billhook.subscriptions import repository as subscriptions_repository
 
 SUCCESS_PATH = "/payment/success"
 CANCEL_PATH = "/payment/cancel"
@@ -104,14 +107,14 @@ async def resolve_price(session: AsyncSession, data: CheckoutInput) -> tuple[Pro
     if bool(data.product_id) == bool(data.price_id):
         raise InvalidInput("give either product_id or price_id", field="product_id")
     if data.price_id:
-        price = await repository.price_by_reference(session, data.price_id)
+        price = await catalog_repository.price_by_reference(session, data.price_id)
         if price is None or not price.active:
             raise InvalidInput(f"price_id: {data.price_id!r} is not an active price", field="price_id")
-        product = await repository.product(session, price.product_id)
+        product = await catalog_repository.product(session, price.product_id)
     else:
         assert data.product_id is not None
-        product = await repository.product(session, data.product_id)
-        prices = await repository.active_prices(session, data.product_id) if product else []
+        product = await catalog_repository.product(session, data.product_id)
+        prices = await catalog_repository.prices_of(session, data.product_id) if product else []
         price = _in_currency(prices, data.currency, product)
     if product is None or not product.active:
         name = data.product_id or data.price_id
@@ -184,7 +187,7 @@ async def _open_session(
     base = deps.settings.billhook_base_url
     success = _with_params(success_url or f"{base}{SUCCESS_PATH}", f"session_id={PLACEHOLDER}&token={token}")
     trial = price.trial_days if mode == "subscription" else None
-    if trial and await repository.had_subscription_to(deps.session, user.id, product.id):
+    if trial and await subscriptions_repository.had_subscription_to(deps.session, user.id, product.id):
         trial = None  # one trial per customer and plan
     created = await deps.actions.create_checkout_session(
         CheckoutRequest(
@@ -222,7 +225,7 @@ async def _open_session(
 
 
 async def _refuse_second_subscription(session: AsyncSession, user: User, product: Product) -> None:
-    for row in await repository.live_subscriptions(session, user.id):
+    for row in await subscriptions_repository.live_subscriptions(session, user.id):
         if row.product_id == product.id:
             raise Conflict(
                 f"you are already subscribed to {product.name}",
@@ -299,7 +302,7 @@ async def _pending_order(
 
 
 async def _provider_customer(deps: CheckoutDeps, user: User) -> str:
-    existing = await repository.customer_of_user(deps.session, user.id)
+    existing = await customers_repository.customer_of_user(deps.session, user.id)
     if existing is not None:
         return existing.stripe_id
     customer_id = await deps.actions.find_or_create_customer(

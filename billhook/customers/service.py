@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, apply_changes, record
-from billhook.customers.mirror import SyncResult, find, get_or_create
+from billhook.db.mirror import SyncResult, find, get_or_create
 from billhook.models import Customer, PaymentMethod, User
 from billhook.providers.base import ProviderCustomer, ProviderPaymentMethod
 

@@ -1,4 +1,8 @@
-"""Finding or creating a mirror row by its provider id, safely under concurrent workers."""
+"""The mirror upsert: finding or creating a row by its provider id, safely under concurrent workers.
+
+Every domain that mirrors a provider object (customers, subscriptions, invoices, payments, checkout
+sessions) goes through :func:`get_or_create` and reports what it did as a :class:`SyncResult`.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billhook.audit.changes import Changes
 from billhook.db.upsert import insert_ignore
 
 Row = TypeVar("Row")
+# {"status": ["active", "canceled"], ...}: old and new value of each changed column.
+Changes = dict[str, list[Any]]
 
 
 @dataclass

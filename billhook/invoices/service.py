@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, apply_changes, record
-from billhook.customers.mirror import SyncResult, find, get_or_create
 from billhook.customers.service import ensure_customer
 from billhook.customers.views import views_changed
+from billhook.db.mirror import SyncResult, find, get_or_create
 from billhook.models import Invoice, Subscription
 from billhook.providers.base import ProviderInvoice
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, apply_changes, record
-from billhook.customers.mirror import SyncResult, get_or_create
 from billhook.customers.service import ensure_customer
+from billhook.db.mirror import SyncResult, get_or_create
 from billhook.models import CheckoutSession
 from billhook.providers.base import ProviderCheckoutSession
 

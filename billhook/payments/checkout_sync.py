@@ -30,9 +30,9 @@ from billhook.audit import Cause, record
 from billhook.bookings.checkout import attach_checkout_payment
 from billhook.checkout.service import CACHE_NAMESPACE, CheckoutDeps
 from billhook.checkout.success import InvalidSuccessToken
-from billhook.customers.mirror import SyncResult
 from billhook.customers.service import customer_by_stripe_id, link_user, sync_customer
 from billhook.db.locks import hold_mirror_of
+from billhook.db.mirror import SyncResult
 from billhook.entitlements import sync_entitlements
 from billhook.entitlements.service import grace_period
 from billhook.models import CheckoutSession, Order, User

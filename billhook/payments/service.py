@@ -7,9 +7,9 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, apply_changes, record
-from billhook.customers.mirror import SyncResult, find, get_or_create
 from billhook.customers.service import ensure_customer
 from billhook.customers.views import views_changed
+from billhook.db.mirror import SyncResult, find, get_or_create
 from billhook.invoices.service import invoice_by_stripe_id
 from billhook.models import Dispute, Payment, PaymentStatus, Refund
 from billhook.payments.states import next_status

@@ -10,7 +10,6 @@ new state before the webhook arrives. Entitlements follow through the same path 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,21 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, record
 from billhook.cache import BillhookCache
-from billhook.checkout.repository import customer_of_user, live_subscriptions
 from billhook.config import Settings
+from billhook.customers.repository import customer_of_user
 from billhook.customers.service import customer_by_stripe_id
 from billhook.db.locks import hold_mirror_of
 from billhook.entitlements import sync_entitlements
 from billhook.entitlements.service import grace_period
-from billhook.errors import BillhookError, Conflict, InvalidInput, NotFound
+from billhook.errors import Conflict, InvalidInput, NotFound
 from billhook.kit.clock import Clock
-from billhook.models import CancellationRecord, Customer, PaymentMethod, Price, Product, Subscription, User
+from billhook.models import CancellationRecord, Customer, Price, Product, Subscription, User
 from billhook.outbox import effects
 from billhook.providers.actions import InvoicePreview, ProrationBehavior, ProviderActions
 from billhook.providers.base import PaymentProvider, ProviderSubscription
+from billhook.subscriptions.overview import invalidate_subscription_cache
+from billhook.subscriptions.repository import live_subscriptions
 from billhook.subscriptions.service import sync_subscription
 
-CACHE_NAMESPACE = "subscription"
 PRORATION: ProrationBehavior = "always_invoice"  # the prorated difference is invoiced and charged at once
 
 
@@ -44,11 +44,6 @@ class ManagementDeps:
     settings: Settings
     clock: Clock
     cache: BillhookCache
-
-
-async def invalidate_subscription_cache(cache: BillhookCache, user_id: str) -> None:
-    """Forget the cached ``GET /api/subscription`` of a user (call it after any change)."""
-    await cache.delete(CACHE_NAMESPACE, user_id)
 
 
 async def subscription_of(
@@ -306,96 +301,3 @@ def plan_change_body(change: PlanChange) -> dict[str, Any]:
             for line in change.preview.lines
         ],
     }
-
-
-# -- GET /api/subscription: the overview, cached per user ------------------------------------------
-
-CACHE_TTL_SECONDS = 300
-REFRESH_AFTER_SECONDS = 120
-
-
-async def _card(deps: ManagementDeps, row: Subscription) -> dict[str, str | None] | None:
-    query = select(PaymentMethod)
-    if row.default_payment_method_stripe_id:
-        query = query.where(PaymentMethod.stripe_id == row.default_payment_method_stripe_id)
-    elif row.customer_id:
-        query = query.where(PaymentMethod.customer_id == row.customer_id).order_by(
-            PaymentMethod.is_default.desc()
-        )
-    else:
-        return None
-    method = await deps.session.scalar(query.limit(1))
-    if method is None and row.default_payment_method_stripe_id:
-        try:
-            found = await deps.provider.get_payment_method(row.default_payment_method_stripe_id)
-        except BillhookError:
-            return None
-        return {"brand": found.brand, "last4": found.last4}
-    return {"brand": method.brand, "last4": method.last4} if method else None
-
-
-async def _upcoming(deps: ManagementDeps, row: Subscription) -> dict[str, Any] | None:
-    if row.cancel_at_period_end or row.status not in ("active", "trialing", "past_due"):
-        return None
-    try:
-        preview = await deps.actions.preview_upcoming_invoice(subscription_id=row.stripe_id)
-    except BillhookError:
-        return None  # the overview still shows the rest; the next refresh tries again
-    when = preview.next_payment_attempt or preview.period_end or row.current_period_end
-    return {
-        "amount_due": preview.amount_due,
-        "currency": preview.currency,
-        "date": when.isoformat() if when else None,
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-async def subscription_overview(deps: ManagementDeps, user: User) -> dict[str, Any]:
-    """Plan, status, period end, cancel flag, trial end, card, upcoming invoice (JSON-ready)."""
-    rows = await live_subscriptions(deps.session, user.id)
-    if not rows:
-        return {"has_subscription": False}
-    row = rows[0]
-    product = await deps.session.get(Product, row.product_id) if row.product_id else None
-    return {
-        "has_subscription": True,
-        "subscription_id": row.stripe_id,
-        "plan": row.product_id,
-        "plan_name": product.name if product else row.product_id,
-        "status": row.status,
-        "current_period_end": _iso(row.current_period_end),
-        "cancel_at_period_end": row.cancel_at_period_end,
-        "trial_end": _iso(row.trial_end),
-        "card": await _card(deps, row),
-        "upcoming_invoice": await _upcoming(deps, row),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class CachedOverview:
-    data: dict[str, Any]
-    age_seconds: float
-
-    @property
-    def stale(self) -> bool:
-        """Older than two minutes: serve it, and refresh it in the background."""
-        return self.age_seconds > REFRESH_AFTER_SECONDS
-
-
-async def store_overview(cache: BillhookCache, user_id: str, data: dict[str, Any], now: datetime) -> None:
-    entry = {"data": data, "stored_at": now.timestamp()}
-    await cache.set(CACHE_NAMESPACE, user_id, value=entry, ttl_seconds=CACHE_TTL_SECONDS)
-
-
-async def cached_overview(deps: ManagementDeps, user: User) -> CachedOverview:
-    """The cached overview (five minutes), computed and stored when absent."""
-    now = deps.clock.now()
-    entry = await deps.cache.get(CACHE_NAMESPACE, user.id)
-    if isinstance(entry, dict) and isinstance(entry.get("data"), dict):
-        return CachedOverview(entry["data"], now.timestamp() - float(entry.get("stored_at", 0)))
-    data = await subscription_overview(deps, user)
-    await store_overview(deps.cache, user.id, data, now)
-    return CachedOverview(data, 0.0)

@@ -17,7 +17,6 @@ from billhook.checkout.service import check_redirect, subscription_summary
 from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.models import User
 from billhook.runtime import Runtime
-from billhook.subscriptions.overview import cached_overview, store_overview, subscription_overview
 from billhook.subscriptions.management import (
     ManagementDeps,
     cancel_at_period_end,
@@ -27,6 +26,7 @@ from billhook.subscriptions.management import (
     resume,
     retry_payment,
 )
+from billhook.subscriptions.overview import cached_overview, store_overview, subscription_overview
 
 router = APIRouter(tags=["subscriptions"])
 

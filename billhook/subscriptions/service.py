@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, apply_changes, record
-from billhook.customers.mirror import SyncResult, find, get_or_create
 from billhook.customers.service import ensure_customer
 from billhook.customers.views import views_changed
+from billhook.db.mirror import SyncResult, find, get_or_create
 from billhook.models import Product, Subscription
 from billhook.providers.base import ProviderSubscription
 from billhook.subscriptions import mrr
