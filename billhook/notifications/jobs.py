@@ -168,10 +168,11 @@ async def send_email(ctx: JobContext) -> None:
 
 
 async def _alert_recipients(ctx: JobContext, brand: Brand) -> list[str]:
-    admins = await repository.admin_emails(ctx.session)
-    if admins:
-        return admins
-    return [brand.alert_email] if brand.alert_email else []
+    """Every active admin and ``BILLHOOK_ALERT_EMAIL`` (the on-call address), each once."""
+    recipients = list(await repository.admin_emails(ctx.session))
+    if brand.alert_email and brand.alert_email.lower() not in {email.lower() for email in recipients}:
+        recipients.append(brand.alert_email)
+    return recipients
 
 
 async def dead_letter_alert(ctx: JobContext) -> None:

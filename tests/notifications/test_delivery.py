@@ -235,6 +235,25 @@ async def test_a_dead_job_alerts_every_admin_by_email(runtime: Runtime, clock: F
     assert all(job.status == JobStatus.DONE for job in await jobs(runtime, DEAD_LETTER_ALERT))
 
 
+async def test_a_dead_job_also_alerts_the_alert_address_beside_the_admins(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    runtime.settings.billhook_alert_email = "oncall@coaching.example.com"
+    runtime.mailer = recording = RecordingMailer(PermanentMailError("SMTP 550: no such user"))
+    async with runtime.session_factory() as session:
+        session.add(User(email="ops@coaching.example.com", role="admin"))
+        await queue_email(session, template="welcome", to="nobody@example.com",
+                          context=factories.welcome(), key_object="usr_01NOBODY")  # fmt: skip
+        await session.commit()
+    await settle(runtime, clock)
+
+    alerts = [message for message in recording.sent if "failed for good" in message.subject]
+    assert sorted(message.to for message in alerts) == [
+        "oncall@coaching.example.com",
+        "ops@coaching.example.com",
+    ]
+
+
 async def test_an_undeliverable_alert_does_not_alert_again(runtime: Runtime, clock: FrozenClock) -> None:
     runtime.mailer = RecordingMailer(*(PermanentMailError("SMTP 554: relay denied") for _ in range(10)))
     async with runtime.session_factory() as session:
