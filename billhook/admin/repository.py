@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from billhook.admin.filters import Cursor, ListFilter, encode_cursor
+from billhook.admin.filters import Cursor, ListFilter, encode_cursor, is_ident
 from billhook.models import (
     AuditEntry,
     Booking,
@@ -192,19 +192,22 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search_condition(text: str) -> Any:
-    """By provider or Billhook id (exact), by email (prefix when it looks like one), else by name
-    or email containing the text. Case-insensitive."""
+def _by_id(text: str) -> Any:
+    """The provider's customer id, Billhook's customer id or its user's id: each a unique index."""
+    return or_(Customer.stripe_id == text, Customer.id == text, Customer.user_id == text)
+
+
+def _by_text(text: str) -> Any:
+    """By email (a prefix when the text has an ``@``), else by name or email containing the text.
+    Case-insensitive; ``%`` and ``_`` in the text are matched literally."""
     lowered = text.lower()
-    exact = or_(Customer.stripe_id == text, Customer.id == text, Customer.user_id == text)
     escaped = _escape_like(lowered)
     if "@" in lowered:
         pattern = f"{escaped}%"
-        return or_(exact, func.lower(Customer.email).like(pattern, escape="\\"),
+        return or_(func.lower(Customer.email).like(pattern, escape="\\"),
                    func.lower(User.email).like(pattern, escape="\\"))  # fmt: skip
     pattern = f"%{escaped}%"
     return or_(
-        exact,
         func.lower(Customer.name).like(pattern, escape="\\"),
         func.lower(Customer.email).like(pattern, escape="\\"),
         func.lower(User.name).like(pattern, escape="\\"),
@@ -214,11 +217,19 @@ def _search_condition(text: str) -> Any:
 async def search_customers(
     session: AsyncSession, text: str, cursor: Cursor | None, limit: int = PAGE_SIZE
 ) -> Page:
-    """Customers matching ``text`` (all of them when it is empty), with their user's email."""
+    """Customers matching ``text`` (all of them when it is empty), with their user's email.
+
+    Text that could be an id is first looked up as one (an index lookup); only when nothing has
+    that id is it searched for in names and emails (a scan of the customers).
+    """
     statement = select(Customer, User.email).outerjoin(User, User.id == Customer.user_id)
-    if text:
-        statement = statement.where(_search_condition(text))
-    return await _page(session, statement, Customer, cursor, limit=limit)
+    if not text:
+        return await _page(session, statement, Customer, cursor, limit=limit)
+    if is_ident(text) and cursor is None:
+        found = await _page(session, statement.where(_by_id(text)), Customer, None, limit=limit)
+        if found.rows:
+            return found
+    return await _page(session, statement.where(_by_text(text)), Customer, cursor, limit=limit)
 
 
 @dataclass
