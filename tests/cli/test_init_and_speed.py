@@ -6,10 +6,14 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from billhook.catalog import EXAMPLE_CATALOG, load_catalog
 from billhook.config import load_settings
+from tests.support.server import free_port
 
 BILLHOOK = Path(sys.executable).with_name("billhook")
 HEAVY = ("sqlalchemy", "fastapi", "stripe", "billhook.app", "billhook.config", "uvicorn", "httpx")
@@ -80,3 +84,35 @@ def _cpu_seconds(args: list[str], cwd: Path) -> float:
     assert _run(*args, cwd=cwd).returncode == 0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def test_serve_without_a_catalog_sells_the_example_and_says_how_to_make_one(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_", "BILLHOOK_"))}
+    process = subprocess.Popen(
+        [str(BILLHOOK), "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        products = _products_when_ready(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0]
+    assert "pro_yearly" in products
+    notes = [line for line in output.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        "note: no catalog at billhook.toml: selling the example catalog meanwhile; "
+        "run 'billhook init' to write a billhook.toml you can edit"
+    ]
+
+
+def _products_when_ready(root: str) -> list[str]:
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{root}/readyz", timeout=2).status_code == 200:
+                return [p["id"] for p in httpx.get(f"{root}/api/products", timeout=5).json()["products"]]
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("serve did not become ready")
