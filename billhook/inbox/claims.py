@@ -128,9 +128,12 @@ async def due_groups(
 ) -> list[Group]:
     """Up to ``groups`` groups of at most ``per_group`` due events, in provider-created order.
 
-    ``skip_keys`` are keys this process is applying already (continuous slots)."""
+    An event tried before (its attempt failed, or its worker died with it) is applied alone: a
+    poison event must not take the events claimed with it down to the dead letters. A group
+    ends before such an event, so a key's events are still applied in order. ``skip_keys`` are
+    keys this process is applying already (continuous slots)."""
     statement = (
-        select(InboxEvent.id, InboxEvent.ordering_key)
+        select(InboxEvent.id, InboxEvent.ordering_key, InboxEvent.attempts)
         .where(_due(now))
         .order_by(
             func.coalesce(InboxEvent.provider_created_at, InboxEvent.received_at),
@@ -140,16 +143,24 @@ async def due_groups(
         .limit(max(groups * per_group, 64))
     )
     slots: list[tuple[str | None, list[str]]] = []
-    of_key: dict[str, list[str]] = {}
-    for event_id, key in (await session.execute(statement)).all():
-        if key is not None and key in of_key:
-            if len(of_key[key]) < per_group:
-                of_key[key].append(event_id)
+    open_keys: dict[str, list[str]] = {}  # keys whose group may still grow
+    seen: set[str] = set()
+    for event_id, key, attempts in (await session.execute(statement)).all():
+        if key is not None and key in seen:
+            ids = open_keys.get(key)
+            if ids is None or attempts > 0 or len(ids) >= per_group:
+                open_keys.pop(key, None)  # the group ends here; the rest waits for the next claim
+            else:
+                ids.append(event_id)
         elif len(slots) < groups and (key is None or key not in skip_keys):
             ids = [event_id]
             slots.append((key, ids))
             if key is not None:
-                of_key[key] = ids
+                seen.add(key)
+                if attempts == 0:
+                    open_keys[key] = ids
+        elif key is not None:
+            seen.add(key)
     return [Group(key, tuple(ids)) for key, ids in slots]
 
 

@@ -294,7 +294,9 @@ class InboxWorker:
                         if c.type in self.options.routes
                     }
                     reflected = await self._reflected(session, events)
-                    await prefetch(fetches, [e for i, e in events.items() if i not in reflected])
+                    await prefetch(
+                        fetches, self._standard([e for i, e in events.items() if i not in reflected])
+                    )
                     for current in mine:
                         event = events.get(current.claim.id)
                         metrics.PROCESSING_ATTEMPTS.labels(current.type).inc()
@@ -321,7 +323,12 @@ class InboxWorker:
         self, session: AsyncSession, fetches: SharedFetches, claimed: Claimed, event: ProviderEvent
     ) -> None:
         handler = self.options.routes[claimed.type]
-        await handler(HandlerContext(session, fetches, event, self.runtime.clock.now()))
+        alert_email = self.runtime.settings.billhook_alert_email
+        await handler(HandlerContext(session, fetches, event, self.runtime.clock.now(), alert_email))
+
+    def _standard(self, events: list[ProviderEvent]) -> list[ProviderEvent]:
+        """The events whose handler is the standard one, whose reads ``prefetch`` knows."""
+        return [e for e in events if self.options.routes.get(e.type) is ROUTES.get(e.type)]
 
     async def _reflected(self, session: AsyncSession, events: dict[str, ProviderEvent]) -> set[str]:
         """The events an application of this process already reflects (see ``HighWaterMarks``)."""
