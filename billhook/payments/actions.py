@@ -72,8 +72,12 @@ async def retry_subscription_payment(
 DISPUTE_TEMPLATE = "dispute_opened"  # needs notifications/templates/dispute_opened.{html,txt}
 
 
-async def alert_admins_of_dispute(session: AsyncSession, dispute: Dispute, payment: Payment | None) -> int:
-    """Queue one ``email.send`` per active admin about a new dispute; returns how many were new.
+async def alert_admins_of_dispute(
+    session: AsyncSession, dispute: Dispute, payment: Payment | None, *, alert_email: str | None = None
+) -> int:
+    """Queue one ``email.send`` per active admin, and to ``alert_email`` (``BILLHOOK_ALERT_EMAIL``),
+    about a new dispute; returns how many were new. The alert address is told even when there
+    is no admin yet (a dispute must never go unnoticed: the response window is days).
 
     Keyed ``email:dispute_opened:<admin>:<dispute id>``, so a redelivered
     ``charge.dispute.created`` alerts nobody twice. Meant to be called by the inbox's dispute
@@ -90,8 +94,11 @@ async def alert_admins_of_dispute(session: AsyncSession, dispute: Dispute, payme
         "reason": dispute.reason,
         "status": dispute.status,
     }
+    recipients = list(admins.all())
+    if alert_email and alert_email.lower() not in {email.lower() for email in recipients}:
+        recipients.append(alert_email)
     queued = 0
-    for email in admins.all():
+    for email in recipients:
         payload = SendEmail(
             template=DISPUTE_TEMPLATE, to=email, context=context, key_object=dispute.stripe_id
         )

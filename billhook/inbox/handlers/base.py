@@ -24,6 +24,7 @@ class HandlerContext:
     provider: PaymentProvider
     event: ProviderEvent
     now: datetime
+    alert_email: str | None = None  # BILLHOOK_ALERT_EMAIL: also told of disputes
 
     @property
     def cause(self) -> Cause:

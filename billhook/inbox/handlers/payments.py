@@ -86,4 +86,4 @@ async def dispute_created(ctx: HandlerContext) -> None:
     result = await service.sync_dispute(ctx.session, dispute, ctx.cause)
     if result.created:
         payment = await ctx.session.get(Payment, result.row.payment_id) if result.row.payment_id else None
-        await alert_admins_of_dispute(ctx.session, result.row, payment)
+        await alert_admins_of_dispute(ctx.session, result.row, payment, alert_email=ctx.alert_email)
