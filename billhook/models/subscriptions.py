@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhook.db.base import Base, TimestampMixin
@@ -15,6 +15,23 @@ class Subscription(TimestampMixin, Base):
     """Mirror of a provider subscription (status, period, trial and cancel fields)."""
 
     __tablename__ = "subscriptions"
+    # Covering (PostgreSQL): MRR, subscribers and the /metrics gauges read this index, not rows
+    # that carry the provider's JSON.
+    __table_args__ = (
+        Index(
+            "ix_subscriptions_analytics",
+            "currency",
+            "status",
+            postgresql_include=[
+                "mrr",
+                "customer_id",
+                "product_id",
+                "price_stripe_id",
+                "cancel_at_period_end",
+                "cancel_at",
+            ],
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sub"))
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)

@@ -23,6 +23,7 @@ def upgrade() -> None:
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('currency', sa.String(length=3), nullable=True))
         batch_op.add_column(sa.Column('mrr', sa.BigInteger(), server_default='0', nullable=False))
+    op.create_index('ix_subscriptions_analytics', 'subscriptions', ['currency', 'status'], unique=False, postgresql_include=['mrr', 'customer_id', 'product_id', 'price_stripe_id', 'cancel_at_period_end', 'cancel_at'])
     op.create_table('mrr_ledger',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('subscription_id', sa.String(length=40), nullable=False),
@@ -64,6 +65,7 @@ def downgrade() -> None:
     op.drop_index('ix_payments_invoice_id', table_name='payments')
     op.drop_index('ix_invoices_attempted_created_at', table_name='invoices')
     op.drop_table('mrr_ledger')
+    op.drop_index('ix_subscriptions_analytics', table_name='subscriptions')
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.drop_column('mrr')
         batch_op.drop_column('currency')
