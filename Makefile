@@ -37,6 +37,7 @@ run: install
 lint:
 	$(BIN)/ruff check billhook tests bench
 	$(BIN)/ruff format --check billhook tests bench
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy
@@ -47,4 +48,4 @@ pytest:
 test: install-dev lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache billhook.db* billhook-sandbox.db*
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache billhook.db* billhook-sandbox.db*
