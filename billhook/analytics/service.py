@@ -24,6 +24,8 @@ from billhook.analytics.schemas import (
     Recovery,
     SeriesPoint,
 )
+from billhook.errors import InvalidInput
+from billhook.kit.money import validate_currency
 
 __all__ = ["operations", "overview", "parse_period", "reporting_mrr"]
 
@@ -33,7 +35,10 @@ DEFAULT_CURRENCY = "usd"
 def _choose_currency(stocks: dict[str, repo.Stock], others: Sequence[str], asked: str | None) -> str:
     """The asked currency, else the one with the most MRR, else one seen anywhere, else usd."""
     if asked:
-        return asked.strip().lower()
+        try:
+            return validate_currency(asked)
+        except ValueError:
+            raise InvalidInput(f"currency must be a three-letter code such as usd, not {asked!r}.") from None
     if any(stock.mrr for stock in stocks.values()):
         return max(sorted(stocks), key=lambda code: stocks[code].mrr)
     return DEFAULT_CURRENCY if DEFAULT_CURRENCY in others or not others else sorted(others)[0]

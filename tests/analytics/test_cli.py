@@ -124,3 +124,10 @@ def _doc(
 
 def _stamp(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
+
+
+def test_a_bad_currency_is_one_line_and_exit_1(env: dict[str, str]) -> None:
+    result = runner.invoke(billhook_app, ["analytics", "--currency", "dollars"], env=env)
+    assert result.exit_code == 1 and result.output.strip().startswith(
+        "error: currency must be a three-letter"
+    )
