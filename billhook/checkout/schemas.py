@@ -17,6 +17,8 @@ class CheckoutIn(BaseModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     success_url: str | None = Field(default=None, max_length=2000)
     cancel_url: str | None = Field(default=None, max_length=2000)
+    # The name to register, for a product whose fulfilment is "domain" (422 otherwise).
+    domain: str | None = Field(default=None, max_length=300)
 
 
 class CheckoutOut(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.cache import BillhookCache
 from billhook.catalog import repository as catalog_repository
 from billhook.checkout import repository
+from billhook.checkout.domains import METADATA_KEY as DOMAIN_KEY
+from billhook.checkout.domains import domain_for, is_domain_product, refuse_taken, same_domain
 from billhook.checkout.success import SuccessTokens
 from billhook.config import Settings
 from billhook.customers import repository as customers_repository
@@ -50,6 +52,7 @@ class CheckoutInput:
     currency: str | None = None
     success_url: str | None = None
     cancel_url: str | None = None
+    domain: str | None = None  # for a product with fulfilment = "domain" (billhook.checkout.domains)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +153,15 @@ async def start_checkout(deps: CheckoutDeps, user: User, data: CheckoutInput) ->
             f"{product.id} is not on sale yet: run 'billhook products sync'", field="product_id"
         )
     mode: CheckoutMode = "subscription" if price.interval else "payment"
-    if mode == "subscription":
+    domain = domain_for(product, data.domain)
+    data = replace(data, domain=domain)
+    if domain is not None:
+        await refuse_taken(deps.session, domain)
+    elif mode == "subscription":
         await _refuse_second_subscription(deps.session, user, product)
-    reused = await _reuse_open_session(deps, user, price.stripe_id, data.quantity)
+    reused = await _reuse_open_session(deps, user, price.stripe_id, data.quantity, domain)
     if reused is None and await _opening_elsewhere(deps, user, price.stripe_id):
-        reused = await _await_concurrent(deps, user, price.stripe_id, data.quantity)
+        reused = await _await_concurrent(deps, user, price.stripe_id, data.quantity, domain)
     if reused is not None:
         return reused
     try:
@@ -182,6 +189,10 @@ async def _open_session(
     assert price.stripe_id is not None
     success_url, cancel_url = redirects
     order = await _pending_order(deps.session, user, product, price, data.quantity)
+    metadata = {"user_id": user.id, "product_id": product.id, "order_id": order.id}
+    if data.domain:
+        metadata[DOMAIN_KEY] = data.domain
+        order.metadata_ = {**order.metadata_, DOMAIN_KEY: data.domain}
     customer_id = await _provider_customer(deps, user)
     token = SuccessTokens(deps.settings.secret_key).issue(user.id, order.id)
     base = deps.settings.billhook_base_url
@@ -199,7 +210,7 @@ async def _open_session(
             idempotency_key=f"checkout:{order.id}",
             customer_id=customer_id,
             client_reference_id=user.id,
-            metadata={"user_id": user.id, "product_id": product.id, "order_id": order.id},
+            metadata=metadata,
             trial_period_days=trial,
         )
     )
@@ -225,7 +236,10 @@ async def _open_session(
 
 
 async def _refuse_second_subscription(session: AsyncSession, user: User, product: Product) -> None:
+    """One plan per user: 409 naming the live one (domains bought beside it do not count)."""
     for row in await subscriptions_repository.live_subscriptions(session, user.id):
+        if await is_domain_product(session, row.product_id):
+            continue
         if row.product_id == product.id:
             raise Conflict(
                 f"you are already subscribed to {product.name}",
@@ -238,12 +252,12 @@ async def _refuse_second_subscription(session: AsyncSession, user: User, product
 
 
 async def _reuse_open_session(
-    deps: CheckoutDeps, user: User, price_stripe_id: str, quantity: int
+    deps: CheckoutDeps, user: User, price_stripe_id: str, quantity: int, domain: str | None = None
 ) -> StartedCheckout | None:
     row = await repository.open_session_for(
         deps.session, user.id, price_stripe_id, quantity, deps.clock.now()
     )
-    if row is None or not row.url:
+    if row is None or not row.url or not await same_domain(deps.session, row, domain):
         return None
     current = await deps.provider.get_checkout_session(row.stripe_id)
     if current.status != "open":
@@ -273,13 +287,13 @@ async def release_claim(cache: BillhookCache, user_id: str, started: StartedChec
 
 
 async def _await_concurrent(
-    deps: CheckoutDeps, user: User, price_stripe_id: str, quantity: int
+    deps: CheckoutDeps, user: User, price_stripe_id: str, quantity: int, domain: str | None = None
 ) -> StartedCheckout:
     """The session the concurrent request opens, once it is committed; 409 if none appears."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-        reused = await _reuse_open_session(deps, user, price_stripe_id, quantity)
+        reused = await _reuse_open_session(deps, user, price_stripe_id, quantity, domain)
         if reused is not None:
             return reused
     raise Conflict("a checkout for this product is being opened already: try again in a moment")
