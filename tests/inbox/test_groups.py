@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from billhook.inbox.claims import Claimed
 from billhook.inbox.envelope import read_envelope
@@ -74,3 +75,23 @@ async def test_after_a_crash_each_event_is_applied_alone(runtime: Runtime) -> No
     assert recorder.groups == [1, 1, 1]
     async with runtime.session_factory() as session:
         assert set(await session.scalars(select(InboxEvent.status))) == {"processed"}
+
+
+class Deadlocked(Exception):
+    sqlstate = "40P01"  # what asyncpg reports for PostgreSQL's deadlock_detected
+
+
+async def test_a_group_that_lost_a_deadlock_is_retried_not_failed(runtime: Runtime) -> None:
+    losses = [DBAPIError("UPDATE customers …", None, Deadlocked())]
+
+    async def deadlocks_once(_ctx: HandlerContext) -> None:
+        if losses:
+            raise losses.pop()
+
+    await stored(runtime, 2)
+    recorder = worker(runtime)
+    recorder.options.routes = {"payment_intent.created": deadlocks_once}
+    assert await recorder.drain() == 2
+    async with runtime.session_factory() as session:
+        rows = list(await session.execute(select(InboxEvent.status, InboxEvent.attempts)))
+    assert [tuple(row) for row in rows] == [("processed", 1), ("processed", 1)]
