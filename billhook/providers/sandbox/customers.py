@@ -10,6 +10,7 @@ from .errors import CardDeclined, InvalidRequest, ResourceMissing, invalid
 from .ids import new_id
 from .params import Params, merge_metadata
 from .store import Doc, Tx, public
+from .test_clocks import load_clock
 
 ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
 
@@ -21,6 +22,9 @@ def _address(p: Params | None) -> Doc | None:
 
 
 async def create_customer(tx: Tx, p: Params) -> Doc:
+    clock_id = p.text("test_clock")
+    if clock_id:  # the customer lives at its clock's time from its creation on
+        tx.frozen = (await load_clock(tx, clock_id, param="test_clock"))["frozen_time"]
     customer = await new_customer(
         tx,
         email=p.text("email"),
@@ -29,6 +33,7 @@ async def create_customer(tx: Tx, p: Params) -> Doc:
         description=p.text("description"),
         phone=p.text("phone"),
     )
+    customer["test_clock"] = clock_id or None
     customer["address"] = _address(p.sub("address"))
     customer["preferred_locales"] = p.texts("preferred_locales") or []
     await tx.put(customer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import checkout, invoices, portal, subscriptions
+from . import checkout, invoices, portal, subscriptions, test_clocks
 from .api import ApiRouter, Call
 from .catalog import inline_price
 from .config import DAY
@@ -84,6 +84,7 @@ async def _requests(tx: Tx, items: list[Params]) -> list[ItemRequest]:
 async def create_subscription(call: Call) -> Doc:
     tx, p = call.tx, call.params
     customer = await tx.load("customer", p.require_text("customer"), param="customer")
+    await test_clocks.live_at_clock(tx, customer)
     items = p.each("items")
     if not items:
         raise InvalidRequest("Missing required param: items.", code="parameter_missing", param="items")
@@ -191,6 +192,7 @@ async def _changes(tx: Tx, subscription: Doc, items: list[Params]) -> list[ItemC
 async def update_subscription(call: Call) -> Doc:
     tx, p = call.tx, call.params
     subscription = await tx.load("subscription", call.arg("id"))
+    await _at_customer_clock(tx, subscription)
     if subscription["status"] in CLOSED:
         raise InvalidRequest("A canceled subscription can only update its cancellation_details and metadata.")
     before = public(subscription)
@@ -223,6 +225,12 @@ async def update_subscription(call: Call) -> Doc:
     return view(subscription)
 
 
+async def _at_customer_clock(tx: Tx, subscription: Doc) -> None:
+    customer = await tx.get(subscription["customer"])
+    if customer is not None:
+        await test_clocks.live_at_clock(tx, customer)
+
+
 async def _simple_updates(tx: Tx, subscription: Doc, p: Params) -> None:
     subscription["metadata"] = merge_metadata(subscription["metadata"], p.metadata())
     if p.has("description"):
@@ -251,6 +259,7 @@ async def _simple_updates(tx: Tx, subscription: Doc, p: Params) -> None:
 async def cancel_subscription(call: Call) -> Doc:
     tx, p = call.tx, call.params
     subscription = await tx.load("subscription", call.arg("id"))
+    await _at_customer_clock(tx, subscription)
     for unsupported in ("invoice_now", "prorate"):
         if p.flag(unsupported):
             raise invalid(unsupported, f"The sandbox does not support {unsupported}=true when canceling.")

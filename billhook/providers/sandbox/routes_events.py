@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import scheduler, webhooks
+from . import scheduler, test_clocks, webhooks
 from .api import ApiRouter, Call
 from .config import DAY
 from .errors import InvalidRequest, ResourceMissing, invalid
@@ -106,6 +106,35 @@ async def advance(call: Call) -> Doc:
         )
     now = await scheduler.advance(call.store, seconds)
     return clock_body(now, call.store.clock_offset)
+
+
+# Stripe's test clocks (test_clocks.py)
+
+
+@router.route("POST", "/v1/test_helpers/test_clocks")
+async def create_test_clock(call: Call) -> Doc:
+    return await test_clocks.create_clock(call.tx, call.params)
+
+
+@router.route("GET", "/v1/test_helpers/test_clocks")
+async def list_test_clocks(call: Call) -> Doc:
+    return paginate(await test_clocks.list_clocks(call.tx), call.params, "/v1/test_helpers/test_clocks")
+
+
+@router.route("GET", "/v1/test_helpers/test_clocks/{id}")
+async def get_test_clock(call: Call) -> Doc:
+    return await test_clocks.load_clock(call.tx, call.arg("id"))
+
+
+@router.route("DELETE", "/v1/test_helpers/test_clocks/{id}")
+async def delete_test_clock(call: Call) -> Doc:
+    return await test_clocks.delete_clock(call.tx, await test_clocks.load_clock(call.tx, call.arg("id")))
+
+
+@router.route("POST", "/v1/test_helpers/test_clocks/{id}/advance", transactional=False)
+async def advance_test_clock(call: Call) -> Doc:
+    frozen_time = call.params.require_integer("frozen_time", minimum=0)
+    return await scheduler.advance_clock(call.store, call.arg("id"), frozen_time)
 
 
 @router.route("GET", "/v1/test_helpers/sandbox/clock", transactional=False)

@@ -1,13 +1,15 @@
-"""The test clock: a sandbox-wide offset added to wall time, persisted in ``sandbox_state``.
+"""The sandbox's clock: a sandbox-wide offset added to wall time, persisted in ``sandbox_state``;
+and Stripe's test clocks, each with its own frozen time for the customers attached to it.
 
 Advancing walks forward through every due object in time order (``timers.due_at``), setting the
 clock to that moment before acting, so events carry the times at which they would have happened.
+The sandbox's clock leaves test-clock customers alone; a test clock moves only its own.
 """
 
 from __future__ import annotations
 
-from . import checkout, invoices, subscriptions
-from .errors import StripeError
+from . import checkout, invoices, subscriptions, test_clocks
+from .errors import StripeError, invalid
 from .store import Doc, Store, Tx
 from .timers import due_at
 
@@ -19,9 +21,11 @@ async def advance(store: Store, seconds: int) -> int:
     if seconds < 0:
         raise StripeError("The test clock only moves forward.")
     target = store.now() + seconds
+    async with store.transaction() as tx:
+        clocked = await clocked_customers(tx)  # their test clocks move them, not this clock
     for _ in range(MAX_STEPS):
         async with store.transaction() as tx:
-            doc = await tx.next_due(target)
+            doc = await tx.next_due(target, skip=clocked)
             if doc is None:
                 await _set_now(tx, target)
                 await tx.purge_events()
@@ -31,6 +35,41 @@ async def advance(store: Store, seconds: int) -> int:
                 await _set_now(tx, due)
             await run_due(tx, doc)
     raise StripeError("The test clock found too many due objects; is something rescheduling itself?")
+
+
+async def clocked_customers(tx: Tx, clock_id: str | None = None) -> set[str]:
+    """Customers attached to a test clock (to ``clock_id`` when given)."""
+    return {
+        customer["id"]
+        for customer in await tx.find("customer")
+        if customer.get("test_clock") and (clock_id is None or customer["test_clock"] == clock_id)
+    }
+
+
+async def advance_clock(store: Store, clock_id: str, frozen_time: int) -> Doc:
+    """Move one clock to ``frozen_time``, running its customers' due objects in time order."""
+    async with store.transaction() as tx:
+        clock = await test_clocks.load_clock(tx, clock_id)
+        if frozen_time <= clock["frozen_time"]:
+            raise invalid(
+                "frozen_time",
+                f"The test clock's frozen_time can only move forward: it is {clock['frozen_time']}.",
+            )
+        customers = await clocked_customers(tx, clock_id)
+        moment = clock["frozen_time"]
+    for _ in range(MAX_STEPS):
+        async with store.transaction() as tx:
+            doc = await tx.next_due(frozen_time, only=customers) if customers else None
+            clock = await test_clocks.load_clock(tx, clock_id)
+            if doc is None:
+                clock.update(frozen_time=frozen_time, status="ready", status_details={})
+                return await tx.put(clock)
+            moment = max(moment, _due_of(doc))
+            tx.frozen = moment
+            clock["frozen_time"] = moment
+            await tx.put(clock)
+            await run_due(tx, doc)
+    raise invalid("frozen_time", "The test clock found too many due objects; is one rescheduling itself?")
 
 
 def _due_of(doc: Doc) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -211,9 +211,11 @@ class Tx:
         self.emitted = 0
         self._docs: dict[str, Doc] = {}
         self._known: set[str] = set()
+        # A test clock's frozen time while this transaction acts for one of its customers.
+        self.frozen: int | None = None
 
     def now(self) -> int:
-        return self.store.now()
+        return self.frozen if self.frozen is not None else self.store.now()
 
     async def get(self, object_id: str) -> Doc | None:
         if object_id in self._docs:
@@ -278,13 +280,21 @@ class Tx:
             self._known.add(object_id)
         return found
 
-    async def next_due(self, until: int) -> Doc | None:
+    async def next_due(
+        self, until: int, *, only: Collection[str] | None = None, skip: Collection[str] = ()
+    ) -> Doc | None:
+        """The earliest object due by ``until``; ``only``/``skip`` restrict it by customer id
+        (a test clock's customers are moved by their clock, not by the sandbox's clock)."""
         query = (
             select(objects.c.id)
             .where(objects.c.due_at.is_not(None), objects.c.due_at <= until)
             .order_by(objects.c.due_at, objects.c.seq)
             .limit(1)
         )
+        if only is not None:
+            query = query.where(objects.c.customer.in_(list(only)))
+        if skip:
+            query = query.where(or_(objects.c.customer.is_(None), objects.c.customer.not_in(list(skip))))
         row = (await self.conn.execute(query)).first()
         return None if row is None else await self.get(row[0])
 
