@@ -6,6 +6,7 @@ machine (``billhook.payments.states``); refunds and disputes are mirrored beside
 
 from __future__ import annotations
 
+from billhook.db.locks import hold_mirror_of
 from billhook.inbox.handlers.base import HandlerContext
 from billhook.models import Payment, PaymentStatus
 from billhook.outbox import effects
@@ -55,6 +56,12 @@ async def _record_refund(
 
 async def _from_charge(ctx: HandlerContext, charge_id: str) -> ProviderCharge:
     charge = await ctx.provider.get_charge(charge_id)
+    if charge.customer_id:
+        # Refunds and disputes name no customer, so their events are keyed by their own id and
+        # may run beside the customer's other events. Taking the customer's mirror lock before
+        # writing anything puts them in line after those (the same lock order as the customer's
+        # own groups), instead of locking the customer's rows in another order: no deadlock.
+        await hold_mirror_of(ctx.session, charge.customer_id)
     intent = (
         await ctx.provider.get_payment_intent(charge.payment_intent_id) if charge.payment_intent_id else None
     )
