@@ -366,24 +366,38 @@ async def _list(session: AsyncSession, statement: AnySelect, limit: int) -> list
     return list(await session.scalars(statement.limit(limit)))
 
 
+async def _recent(session: AsyncSession, model: Any) -> list[Any]:
+    return await _list(session, select(model).order_by(model.id.desc()), RECENT_LIMIT)
+
+
 async def operations_lists(session: AsyncSession) -> OperationsLists:
+    """Problems through the status indexes (few rows, then sorted); the most recent rows by primary
+    key, newest first: ids start with their creation time in milliseconds (:mod:`billhook.kit.ids`),
+    so that is the order of arrival without an index on the time columns."""
     problem = (InboxStatus.DEAD.value, InboxStatus.FAILED.value)
     dead_first = case((InboxEvent.status == InboxStatus.DEAD.value, 0), else_=1)
-    events = select(InboxEvent).order_by(InboxEvent.received_at.desc(), InboxEvent.id.desc())
     problems = (
-        events.where(InboxEvent.status.in_(problem))
-        .order_by(None)
+        select(InboxEvent)
+        .where(InboxEvent.status.in_(problem))
         .order_by(dead_first, InboxEvent.received_at.desc(), InboxEvent.id.desc())
     )
-    jobs = select(OutboxJob).order_by(OutboxJob.created_at.desc(), OutboxJob.id.desc())
-    emails = select(EmailMessage).order_by(EmailMessage.created_at.desc(), EmailMessage.id.desc())
+    dead_jobs = (
+        select(OutboxJob)
+        .where(OutboxJob.status == JobStatus.DEAD.value)
+        .order_by(OutboxJob.created_at.desc(), OutboxJob.id.desc())
+    )
+    failed_emails = (
+        select(EmailMessage)
+        .where(EmailMessage.status == "failed")
+        .order_by(EmailMessage.created_at.desc(), EmailMessage.id.desc())
+    )
     return OperationsLists(
         problem_events=await _list(session, problems, PROBLEM_LIMIT),
-        recent_events=await _list(session, events, RECENT_LIMIT),
-        dead_jobs=await _list(session, jobs.where(OutboxJob.status == JobStatus.DEAD.value), PROBLEM_LIMIT),
-        recent_jobs=await _list(session, jobs, RECENT_LIMIT),
-        failed_emails=await _list(session, emails.where(EmailMessage.status == "failed"), PROBLEM_LIMIT),
-        recent_emails=await _list(session, emails, RECENT_LIMIT),
+        recent_events=await _recent(session, InboxEvent),
+        dead_jobs=await _list(session, dead_jobs, PROBLEM_LIMIT),
+        recent_jobs=await _recent(session, OutboxJob),
+        failed_emails=await _list(session, failed_emails, PROBLEM_LIMIT),
+        recent_emails=await _recent(session, EmailMessage),
     )
 
 
