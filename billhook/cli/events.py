@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from billhook.cli.tables import print_table
 from billhook.config import load_settings
 from billhook.errors import BillhookError, InvalidInput
 from billhook.inbox.reconcile import reconcile
@@ -102,16 +103,22 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    if not rows:
-        typer.echo("no events")
-        return
-    for row in rows:
-        error = f"  {row['last_error'].splitlines()[0][:80]}" if row["last_error"] else ""
-        flag = f"  [{row['flag']}]" if row["flag"] else ""
-        typer.echo(
-            f"{row['event_id']:<32} {row['type']:<40} {row['status']:<10} "
-            f"attempts={row['attempts']} {format_datetime(row['received_at'])}{flag}{error}"
-        )
+    print_table(
+        ("event", "type", "status", "attempts", "received", "flag", "last error"),
+        (
+            (
+                row["event_id"],
+                row["type"],
+                row["status"],
+                row["attempts"],
+                format_datetime(row["received_at"]),
+                row["flag"] or "",
+                row["last_error"].splitlines()[0] if row["last_error"] else "",
+            )
+            for row in rows
+        ),
+        empty="no events",
+    )
 
 
 @app.command("show")

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from billhook.cli.tables import print_table
 from billhook.config import Settings, load_settings
 from billhook.db import create_engine, create_session_factory
 from billhook.errors import InvalidInput
@@ -99,12 +100,19 @@ def list_command(
     if as_json:
         typer.echo(json.dumps([_as_json(message) for message in messages], indent=2))
         return
-    if not messages:
-        typer.echo("no emails" + (f" with status {status.value}" if status else ""))
-        return
-    for message in messages:
-        when = format_datetime(message.created_at)
-        line = f"{when}  {message.status:<6}  {message.attempts}x  {message.template:<22}  {message.to_email}"
-        typer.echo(line + f"  {message.subject}")
-        if message.last_error:
-            typer.echo(f"    last error: {message.last_error}")
+    print_table(
+        ("created", "status", "attempts", "template", "to", "subject", "last error"),
+        (
+            (
+                format_datetime(m.created_at),
+                m.status,
+                m.attempts,
+                m.template,
+                m.to_email,
+                m.subject,
+                m.last_error or "",
+            )
+            for m in messages
+        ),
+        empty="no emails" + (f" with status {status.value}" if status else ""),
+    )

@@ -22,7 +22,7 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, emp
     if not cells:
         console.print(empty)
         return
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in cells:

@@ -148,7 +148,7 @@ def test_mail_list_shows_status_attempts_and_errors(cli_env: str) -> None:
 
     assert everything.exit_code == 0
     assert "welcome" in everything.output and "refund_issued" in everything.output
-    assert "last error: SMTP 550: no such user" in everything.output
+    assert "SMTP 550: no such user" in everything.output
     [message] = json.loads(failed.output)
     assert (message["to"], message["status"], message["attempts"], message["last_error"]) == (
         "grace@example.com",
