@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.cache import BillhookCache
 from billhook.cli.events import parse_since
 from billhook.cli.provider_session import run_in_transaction
+from billhook.cli.tables import print_table
 from billhook.errors import InvalidInput
 from billhook.kit.clock import SystemClock
-from billhook.kit.formatting import format_money
+from billhook.kit.formatting import format_datetime, format_money
 from billhook.payments import queries
 from billhook.payments.actions import RetriedInvoice, retry_subscription_payment
 from billhook.payments.refunds import RefundRequest, request_refund
@@ -65,13 +66,16 @@ def _since(value: str | None) -> datetime | None:
     return datetime.now(UTC) - moment if isinstance(moment, timedelta) else moment
 
 
-def payment_line(view: dict[str, Any]) -> str:
-    refunded = f"  refunded {view['amount_refunded_display']}" if view["amount_refunded"] else ""
-    flags = "  DISPUTED" if view["disputed"] else ""
-    booking = f"  booking {view['booking_id']}" if view["booking_id"] else ""
+def payment_row(view: dict[str, Any]) -> tuple[str, ...]:
+    refunded = view["amount_refunded_display"] if view["amount_refunded"] else ""
     return (
-        f"{view['id']}  {view['status']:<18} {view['amount_display']:>14}{refunded}"
-        f"  {view['created_at'][:19]}Z  user {view['user_id'] or '-'}{booking}{flags}"
+        view["id"],
+        view["status"] + (" DISPUTED" if view["disputed"] else ""),
+        view["amount_display"],
+        refunded,
+        format_datetime(view["created_at"]),
+        view["user_id"] or "-",
+        view["booking_id"] or "",
     )
 
 
@@ -101,10 +105,11 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(views))
         return
-    if not views:
-        typer.echo("no payments")
-    for view in views:
-        typer.echo(payment_line(view))
+    print_table(
+        ("payment", "status", "amount", "refunded", "created", "user", "booking"),
+        (payment_row(view) for view in views),
+        empty="no payments",
+    )
 
 
 @app.command("refund")
