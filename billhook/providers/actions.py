@@ -130,7 +130,13 @@ class ProviderActions(Protocol):
         ...
 
     async def preview_plan_change(
-        self, *, subscription_id: str, item_id: str, price_id: str, proration_behavior: ProrationBehavior
+        self,
+        *,
+        subscription_id: str,
+        item_id: str,
+        price_id: str,
+        proration_behavior: ProrationBehavior,
+        end_trial: bool = False,
     ) -> InvoicePreview: ...
 
     async def preview_upcoming_invoice(self, *, subscription_id: str) -> InvoicePreview: ...
@@ -143,7 +149,11 @@ class ProviderActions(Protocol):
         price_id: str,
         proration_behavior: ProrationBehavior,
         idempotency_key: str,
-    ) -> ProviderSubscription: ...
+        end_trial: bool = False,
+    ) -> ProviderSubscription:
+        """Move the item to ``price_id``. A trialing subscription keeps its trial (nothing is
+        charged) unless ``end_trial``: then the trial ends now and the new price is billed."""
+        ...
 
     async def set_cancel_at_period_end(
         self, *, subscription_id: str, cancel: bool, idempotency_key: str

@@ -10,6 +10,7 @@ new state before the webhook arrives. Entitlements follow through the same path 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -189,6 +190,7 @@ class PlanChange:
     subscription: Subscription
     target_product: str
     preview: InvoicePreview | None  # set when only previewed
+    trial_end: datetime | None = None  # set while a trial goes on after the change (nothing charged)
 
 
 async def _target_price(session: AsyncSession, row: Subscription, product_id: str) -> Price:
@@ -220,7 +222,14 @@ async def change_plan(
     preview: bool,
     requested_by: str,
     subscription_id: str | None = None,
+    end_trial: bool = False,
 ) -> PlanChange:
+    """Move the subscription to ``product_id``'s price in its currency.
+
+    As at Stripe, a trialing subscription keeps its trial and is charged nothing now (the new
+    price is billed when the trial ends) unless ``end_trial``: then the trial ends now and the
+    new price is charged at once. Otherwise the prorated difference is invoiced and charged.
+    """
     row = (  # a preview changes nothing: no need to hold the mirror
         await subscription_of(deps.session, user, subscription_id)
         if preview
@@ -232,20 +241,25 @@ async def change_plan(
     item = current.first_item
     if item is None:
         raise Conflict("this subscription has no item to change")
+    end_trial = end_trial and current.status == "trialing"
+    trial_goes_on = current.trial_end if current.status == "trialing" and not end_trial else None
     if preview:
         shown = await deps.actions.preview_plan_change(
             subscription_id=row.stripe_id,
             item_id=item.id,
             price_id=price.stripe_id,
             proration_behavior=PRORATION,
+            end_trial=end_trial,
         )
-        return PlanChange(row, product_id, shown)
+        return PlanChange(row, product_id, shown, trial_goes_on)
+    ending = ":end-trial" if end_trial else ""
     updated = await deps.actions.change_plan(
         subscription_id=row.stripe_id,
         item_id=item.id,
         price_id=price.stripe_id,
         proration_behavior=PRORATION,
-        idempotency_key=f"change-plan:{row.stripe_id}:{item.price_id}:{price.stripe_id}",
+        idempotency_key=f"change-plan:{row.stripe_id}:{item.price_id}:{price.stripe_id}{ending}",
+        end_trial=end_trial,
     )
     cause = Cause(actor=requested_by, event_type="subscription.plan_change_requested")
     before = row.product_id
@@ -255,7 +269,7 @@ async def change_plan(
         subject_id=row.stripe_id, customer_id=row.customer_id, user_id=user.id,
         changes={"product_id": [before, product_id]},
     )  # fmt: skip
-    return PlanChange(row, product_id, None)
+    return PlanChange(row, product_id, None, trial_goes_on)
 
 
 async def retry_payment(
@@ -289,11 +303,21 @@ async def portal_url(deps: ManagementDeps, user: User, *, return_url: str) -> st
 
 
 def plan_change_body(change: PlanChange) -> dict[str, Any]:
+    trial = {
+        "trial_continues": change.trial_end is not None,
+        "trial_end": change.trial_end.isoformat() if change.trial_end else None,
+    }
     if change.preview is None:
-        return {"applied": True, "product_id": change.target_product, "status": change.subscription.status}
+        return {
+            "applied": True,
+            "product_id": change.target_product,
+            "status": change.subscription.status,
+            **trial,
+        }
     return {
         "applied": False,
         "product_id": change.target_product,
+        **trial,
         "amount_due": change.preview.amount_due,
         "currency": change.preview.currency,
         "lines": [

@@ -53,6 +53,8 @@ class CancelIn(SubscriptionRef):
 class ChangePlanIn(SubscriptionRef):
     product_id: str = Field(min_length=1, max_length=100)
     preview: bool = False
+    # During a trial the change keeps the trial and charges nothing, unless this ends it now.
+    end_trial: bool = False
 
 
 class PortalIn(BaseModel):
@@ -106,6 +108,7 @@ async def change(body: ChangePlanIn, user: CurrentUser, deps: DepsDep) -> dict[s
         preview=body.preview,
         requested_by=f"user:{user.id}",
         subscription_id=body.subscription_id,
+        end_trial=body.end_trial,
     )
     return plan_change_body(result)
 

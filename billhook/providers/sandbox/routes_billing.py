@@ -322,8 +322,10 @@ async def create_preview(call: Call) -> Doc:
     interval_changed = False
     if changes:
         lines, interval_changed = await subscriptions.plan_change(tx, draft, changes, at, behaviour)
+    if details.text("trial_end") == "now" and draft["status"] == "trialing":
+        lines, interval_changed = await subscriptions.end_trial_lines(tx, draft, at), True
     pending = await invoices.pending_lines(tx, subscription["id"])
-    if changes and (interval_changed or behaviour == "always_invoice"):
+    if interval_changed or (changes and behaviour == "always_invoice"):
         all_lines, period, reason = pending + lines, (at, at), "subscription_update"
     else:
         next_lines = await subscriptions.next_period_lines(tx, draft)

@@ -405,7 +405,17 @@ async def plan_change(
     tx: Tx, subscription: Doc, changes: list[ItemChange], at: int, behaviour: str
 ) -> tuple[list[LineSpec], bool]:
     """Apply item changes to ``subscription`` (in memory); return proration lines and whether the
-    billing interval changed (Stripe then resets the billing cycle anchor and invoices at once)."""
+    billing interval changed (Stripe then resets the billing cycle anchor and invoices at once).
+
+    A trialing subscription keeps its trial: trial time costs nothing, so there is nothing to
+    prorate and no immediate charge, whatever the behaviour; the new price is billed when the
+    trial ends, unless the caller ends it too (``trial_end=now``). See "Change prices during a
+    trial", https://docs.stripe.com/billing/subscriptions/trials, and "a trial starts or ends"
+    among the changes that invoice at once, https://docs.stripe.com/api/subscriptions/update.
+    """
+    trialing = subscription.get("status") == "trialing"
+    if trialing:
+        behaviour = "none"
     lines: list[LineSpec] = []
     items = subscription["items"]["data"]
     old_shape = check_prices([ItemRequest(i["price"]) for i in items], "items")
@@ -414,7 +424,7 @@ async def plan_change(
     if not subscription["items"]["data"]:
         raise invalid("items", "A subscription must keep at least one item.")
     new_shape = check_prices([ItemRequest(i["price"]) for i in subscription["items"]["data"]], "items")
-    interval_changed = old_shape[1:] != new_shape[1:]
+    interval_changed = old_shape[1:] != new_shape[1:] and not trialing  # the trial sets the period
     if old_shape[0] != new_shape[0]:
         raise invalid("items", "You cannot change the currency of a subscription.")
     if interval_changed:
@@ -454,6 +464,13 @@ async def _apply_change(
     else:
         item.update(price=public(new_price), plan=plan_of(new_price), quantity=new_quantity)
     return lines
+
+
+async def end_trial_lines(tx: Tx, subscription: Doc, at: int) -> list[LineSpec]:
+    """A trial ended at ``at`` (``trial_end=now``): a new period starts there, billed in full."""
+    _reset_anchor(subscription, at)
+    subscription.update(status="active", trial_end=at)
+    return [await _period_line(tx, item) for item in subscription["items"]["data"]]
 
 
 def _reset_anchor(subscription: Doc, at: int) -> None:

@@ -143,18 +143,25 @@ class StripeActions:
     # -- subscriptions -------------------------------------------------------------------------
 
     async def preview_plan_change(
-        self, *, subscription_id: str, item_id: str, price_id: str, proration_behavior: ProrationBehavior
+        self,
+        *,
+        subscription_id: str,
+        item_id: str,
+        price_id: str,
+        proration_behavior: ProrationBehavior,
+        end_trial: bool = False,
     ) -> InvoicePreview:
-        params: Any = {
-            "subscription": subscription_id,
-            "subscription_details": {
-                "items": [{"id": item_id, "price": price_id}],
-                "proration_behavior": proration_behavior,
-            },
+        details: Any = {
+            "items": [{"id": item_id, "price": price_id}],
+            "proration_behavior": proration_behavior,
         }
+        if end_trial:
+            details["trial_end"] = "now"
+        params: Any = {"subscription": subscription_id, "subscription_details": details}
         v1 = self._v1
         doc = await _call(f"subscription {subscription_id}", lambda: v1.invoices.create_preview_async(params))
-        return _preview(doc, prorations_only=True)
+        # Ending the trial invoices the whole new period now, not only prorations.
+        return _preview(doc, prorations_only=not end_trial)
 
     async def preview_upcoming_invoice(self, *, subscription_id: str) -> InvoicePreview:
         params: Any = {"subscription": subscription_id}
@@ -170,11 +177,14 @@ class StripeActions:
         price_id: str,
         proration_behavior: ProrationBehavior,
         idempotency_key: str,
+        end_trial: bool = False,
     ) -> ProviderSubscription:
         params: Any = {
             "items": [{"id": item_id, "price": price_id}],
             "proration_behavior": proration_behavior,
         }
+        if end_trial:  # https://docs.stripe.com/billing/subscriptions/trials#end-trial-early
+            params["trial_end"] = "now"
         return await self._update_subscription(subscription_id, params, idempotency_key)
 
     async def set_cancel_at_period_end(
