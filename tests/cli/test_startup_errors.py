@@ -115,3 +115,15 @@ def test_migrate_and_worker_say_in_one_line_that_postgresql_is_unreachable(tmp_p
         assert line.startswith(
             f"error: DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{closed}/shop"
         )
+
+
+def test_the_asgi_factory_stops_with_one_line_too(tmp_path: Path) -> None:
+    uvicorn = BILLHOOK.with_name("uvicorn")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_", "BILLHOOK_"))}
+    result = subprocess.run(
+        [str(uvicorn), "--factory", "billhook.asgi:build", "--port", str(free_port())],
+        cwd=tmp_path, env={**clean, "LOG_LEVEL": "LOUD"}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    line = _one_error_line(result)
+    assert line.startswith("error: LOG_LEVEL: 'LOUD' is not a log level")
