@@ -97,10 +97,37 @@ async def test_a_frozen_database_gets_bounded_503s_and_recovers_with_nothing_los
     assert ready.status_code == 503 and readyz_seconds < READYZ_BOUND
 
     server.resume()
-    await eventually_200(billhook, "evt_after_resume")
+    recovery = await eventually_200(billhook, "evt_after_resume")
     assert (await billhook.get("/readyz")).status_code == 200
     for event_id in frozen:  # what Stripe does with a 503: deliver again
         assert (await deliver(billhook, event_id))[0] == 200
 
     ids = await stored(server)
     assert sorted(ids) == sorted({*acknowledged, *frozen, "evt_after_resume"})  # each once
+    slowest = max(seconds for _, seconds in answers)
+    print(
+        f"frozen: webhook 503 in <= {slowest:.2f} s, /readyz 503 in {readyz_seconds:.2f} s, "
+        f"recovered in {recovery:.2f} s"
+    )
+
+
+async def test_a_stopped_database_gets_fast_503s_and_recovers_when_started_again(
+    server: OwnPostgres, billhook: httpx.AsyncClient
+) -> None:
+    assert (await deliver(billhook, "evt_before_stop"))[0] == 200
+
+    server.stop()
+    answers = [await deliver(billhook, f"evt_stopped_{n}") for n in range(3)]
+    ready = await billhook.get("/readyz")
+    assert {status for status, _ in answers} == {503}
+    assert max(seconds for _, seconds in answers) < WEBHOOK_BOUND
+    assert ready.status_code == 503
+
+    server.start()
+    await eventually_200(billhook, "evt_after_start")
+    for n in range(3):
+        assert (await deliver(billhook, f"evt_stopped_{n}"))[0] == 200
+    ids = await stored(server)
+    assert sorted(ids) == sorted(
+        {"evt_before_stop", "evt_after_start", *(f"evt_stopped_{n}" for n in range(3))}
+    )
