@@ -61,10 +61,12 @@ class BodyLimitsMiddleware:
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         deadline = time.monotonic() + self.body_timeout
         received = 0
-        started = False
+        started = body_done = False
 
         async def bounded_receive() -> Message:
-            nonlocal received
+            nonlocal received, body_done
+            if body_done:  # after the body: waiting for a disconnect is not bounded here
+                return await receive()
             remaining = deadline - time.monotonic()
             try:
                 async with asyncio.timeout(max(remaining, 0.0)):
@@ -75,6 +77,7 @@ class BodyLimitsMiddleware:
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     raise _BodyTooLarge
+                body_done = not message.get("more_body", False)
             return message
 
         async def watched_send(message: Message) -> None:

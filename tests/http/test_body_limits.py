@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from billhook.app import create_app
 from billhook.bootstrap import build_runtime
+from billhook.http.body_limits import BodyLimitsMiddleware
 from billhook.inbox.endpoints import WebhookFastPath
 from tests.support.databases import make_settings
 from tests.support.inbox import SECRET
@@ -102,3 +104,27 @@ async def test_an_ordinary_request_passes(port: int) -> None:
         response = await client.post("/api/auth/login", json={"email": "ada@example.com", "password": "x"})
 
     assert response.status_code == 401
+
+
+async def test_waiting_for_a_disconnect_after_the_body_is_not_timed_out() -> None:
+    """Only the body is bounded: an app that listens for the client going away is left alone."""
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((await receive())["type"])
+        seen.append((await receive())["type"])  # e.g. a streaming response watching for a disconnect
+
+    messages = [{"type": "http.request", "body": b"{}", "more_body": False}, {"type": "http.disconnect"}]
+
+    async def receive() -> Message:
+        if len(messages) == 1:
+            await asyncio.sleep(BODY_TIMEOUT * 2)
+        return messages.pop(0)
+
+    async def send(_message: Message) -> None:
+        raise AssertionError("nothing to answer")
+
+    limited = BodyLimitsMiddleware(app, max_body_bytes=1024, body_timeout=BODY_TIMEOUT)
+    await limited({"type": "http", "method": "POST", "path": "/", "headers": []}, receive, send)
+
+    assert seen == ["http.request", "http.disconnect"]
