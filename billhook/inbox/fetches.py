@@ -218,9 +218,33 @@ def reads_for(events: list[ProviderEvent]) -> list[tuple[str, str]]:
     return list(wanted)
 
 
-async def prefetch(fetches: SharedFetches, events: list[ProviderEvent]) -> None:
-    """Fetch every object the group's handlers will read, concurrently; a failure is left for
-    the handler that needs the object to meet (and retry) itself."""
+def _followed(obj: object) -> list[tuple[str, str | None]]:
+    """What the standard handlers read next from a fetched object (an invoice's payment intent,
+    then that intent's latest charge, …)."""
+    follows: list[tuple[str, str | None]] = []
+    if isinstance(obj, ProviderInvoice):
+        follows = [("subscription", obj.subscription_id), ("payment_intent", obj.payment_intent_id)]
+    elif isinstance(obj, ProviderCheckoutSession):
+        follows = [
+            ("customer", obj.customer_id),
+            ("subscription", obj.subscription_id),
+            ("payment_intent", obj.payment_intent_id),
+        ]
+    elif isinstance(obj, ProviderPaymentIntent):
+        follows = [("charge", obj.latest_charge_id)]
+    elif isinstance(obj, ProviderCharge):
+        follows = [("payment_intent", obj.payment_intent_id)]
+    elif isinstance(obj, ProviderDispute | ProviderRefund):
+        follows = [("charge", obj.charge_id)]
+    elif isinstance(obj, ProviderPaymentMethod):
+        follows = [("customer", obj.customer_id)]
+    return follows
+
+
+async def prefetch(fetches: SharedFetches, events: list[ProviderEvent], rounds: int = 3) -> None:
+    """Fetch every object the group's handlers will read, concurrently, in a few rounds: the
+    ids the snapshots name, then the ids the fetched objects name. A failure is left for the
+    handler that needs the object to meet (and retry) itself."""
     reads = {
         "customer": fetches.get_customer,
         "subscription": fetches.get_subscription,
@@ -233,5 +257,14 @@ async def prefetch(fetches: SharedFetches, events: list[ProviderEvent]) -> None:
         "setup_intent": fetches.get_setup_intent,
         "payment_method": fetches.get_payment_method,
     }
-    calls: list[Awaitable[Any]] = [reads[read](object_id) for read, object_id in reads_for(events)]
-    await asyncio.gather(*calls, return_exceptions=True)
+    wanted = reads_for(events)
+    done: set[tuple[str, str]] = set()
+    for _ in range(rounds):
+        todo = [read for read in dict.fromkeys(wanted) if read not in done and read[0] in reads]
+        if not todo:
+            return
+        done.update(todo)
+        results = await asyncio.gather(
+            *(reads[kind](object_id) for kind, object_id in todo), return_exceptions=True
+        )
+        wanted = [(kind, ref) for obj in results for kind, ref in _followed(obj) if ref]
