@@ -12,7 +12,7 @@ from billhook.outbox import RetryPolicy
 from billhook.providers.stripe import StripeProvider
 from billhook.runtime import Runtime
 from tests.support.fake_provider import FakeProvider
-from tests.support.inbox import SECRET, InboxStack, SandboxServer, Shop, billhook_app
+from tests.support.inbox import SECRET, InboxStack, SandboxWithReceiver, Shop, billhook_app
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def stack(tmp_path: Path, settings: Settings) -> AsyncIterator[InboxStack]:
-    server = SandboxServer(f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}", Runtime.build(settings))
+    server = SandboxWithReceiver(f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}", Runtime.build(settings))
     server.secrets.add(SECRET)
     server.server.start()
     runtime = Runtime.build(settings)

@@ -8,7 +8,7 @@ from billhook.errors import NotFound, ProviderError
 from billhook.providers.base import PaymentProvider
 from billhook.providers.stripe import StripeProvider, build_provider
 from tests.support.databases import make_settings
-from tests.support.inbox import SandboxServer, Shop
+from tests.support.inbox import SandboxWithReceiver, Shop
 
 
 async def test_customer_and_payment_method(provider: StripeProvider, shop: Shop) -> None:
@@ -112,7 +112,9 @@ async def test_an_unreachable_provider_is_a_provider_error() -> None:
         await provider.get_customer("cus_1")
 
 
-async def test_build_provider_reaches_the_sandbox_without_a_key(sandbox: SandboxServer, shop: Shop) -> None:
+async def test_build_provider_reaches_the_sandbox_without_a_key(
+    sandbox: SandboxWithReceiver, shop: Shop
+) -> None:
     customer = await shop.customer("lin@example.com")
     settings = make_settings("sqlite:///unused.db", stripe_api_base=sandbox.api_base)
     provider = build_provider(settings)
@@ -120,7 +122,7 @@ async def test_build_provider_reaches_the_sandbox_without_a_key(sandbox: Sandbox
     assert (await provider.get_customer(customer.id)).email == "lin@example.com"
 
 
-async def test_build_provider_uses_the_configured_key(sandbox: SandboxServer) -> None:
+async def test_build_provider_uses_the_configured_key(sandbox: SandboxWithReceiver) -> None:
     settings = make_settings(
         "sqlite:///unused.db", stripe_secret_key="rk_wrong", stripe_api_base=sandbox.api_base
     )

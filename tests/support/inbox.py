@@ -70,7 +70,7 @@ def billhook_app(runtime: Runtime, secrets: WebhookSecrets | None = None) -> Fas
     return app
 
 
-class SandboxServer:
+class SandboxWithReceiver:
     """The sandbox under ``/sandbox`` and Billhook's webhook receiver, served together.
 
     The receiver has its own runtime (engine) in the server's loop; tests use another runtime
@@ -162,7 +162,7 @@ class Shop:
         return await self.v1.payment_intents.create_async(params=params)
 
 
-async def settled(server: SandboxServer, timeout: float = 15.0) -> None:
+async def settled(server: SandboxWithReceiver, timeout: float = 15.0) -> None:
     """Wait until the sandbox has no webhook delivery left to attempt."""
     deadline = time.monotonic() + timeout
     while True:
@@ -190,7 +190,7 @@ async def all_event_ids(provider: Any, types: list[str] | None = None) -> list[s
 class InboxStack:
     """Sandbox + Billhook receiver on one server; a worker runtime using the sandbox as provider."""
 
-    server: SandboxServer
+    server: SandboxWithReceiver
     runtime: Runtime
     provider: StripeProvider
     worker: InboxWorker
