@@ -12,6 +12,7 @@ from billhook.accounts import endpoints as accounts_api
 from billhook.accounts.deps import SESSION_COOKIE, authentication
 from billhook.admin import pages as admin_pages
 from billhook.analytics import endpoints as analytics_api
+from billhook.analytics import metrics as analytics_metrics
 from billhook.bookings import endpoints as bookings_api
 from billhook.bootstrap import SANDBOX_MOUNT, build_runtime
 from billhook.catalog import endpoints as catalog_api
@@ -54,6 +55,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.webhook_secrets = runtime.webhook_secrets
+    app.state.metrics_refreshers = [analytics_metrics.refresh_on_scrape]  # revenue gauges on /metrics
     install_error_handlers(app)
     document_errors(app, authentication)
     declare_security(app, authentication, SESSION_COOKIE)

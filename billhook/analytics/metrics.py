@@ -14,6 +14,7 @@ from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.analytics import repository as repo
+from billhook.runtime import Runtime
 
 REFRESH_SECONDS = 30.0
 
@@ -77,3 +78,9 @@ async def refresh_gauges(session: AsyncSession, *, force: bool = False) -> bool:
         SUBSCRIPTIONS.labels(plan, status).set(count)
     LAST.at = now
     return True
+
+
+async def refresh_on_scrape(runtime: Runtime) -> bool:
+    """The ``/metrics`` hook (``app.state.metrics_refreshers``): refresh in a session of its own."""
+    async with runtime.session_factory() as session:
+        return await refresh_gauges(session)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billhook.analytics.metrics import refresh_gauges
+from billhook.analytics.metrics import LAST, refresh_gauges, refresh_on_scrape
+from billhook.http.metrics import router as metrics_router
 from tests.support.analytics_factories import subscription, sync
+from tests.support.app_harness import harness
 
 
 def _value(name: str, **labels: str) -> float | None:
@@ -49,3 +51,16 @@ async def test_a_scrape_within_the_refresh_interval_does_not_query(
     async with session_factory() as session:
         await refresh_gauges(session, force=True)
         assert not await refresh_gauges(session)
+
+
+async def test_metrics_scrape_refreshes_the_gauges_through_the_apps_hook(database_url: str) -> None:
+    async with harness(database_url) as h:
+        h.app.include_router(metrics_router)
+        h.app.state.metrics_refreshers = [refresh_on_scrape]
+        async with h.runtime.session_factory() as session:
+            await sync(session, subscription("sub_s", "cus_s", amount=4200, currency="gbp", plan="scraped"))
+            await session.commit()
+        LAST.at = None
+        body = (await h.client.get("/metrics")).text
+    assert 'billhook_mrr_minor_units{currency="gbp"} 4200.0' in body
+    assert 'billhook_subscriptions{plan="prod_scraped",status="active"} 1.0' in body
