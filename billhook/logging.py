@@ -18,16 +18,25 @@ _SECRET_KEYS = re.compile(
 # Values that look like provider secrets or card numbers, wherever they appear in a message.
 _SECRET_VALUES = re.compile(r"\b(sk|rk|whsec)_(live|test)?_?[A-Za-z0-9]{6,}|\b\d{13,19}\b")
 REDACTED = "[redacted]"
+_EMAILS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Drop values of secret-looking keys and mask secret-looking strings."""
+    """Drop values of secret-looking keys; mask secret-looking strings and email addresses.
+
+    Addresses are personal data: an error text that quotes one (an SMTP refusal, a provider's
+    message, a uvicorn line) keeps its domain only.
+    """
     for key, value in list(event.items()):
         if key != "event" and _SECRET_KEYS.search(key):
             event[key] = REDACTED
         elif isinstance(value, str):
-            event[key] = _SECRET_VALUES.sub(REDACTED, value)
+            event[key] = _EMAILS.sub(_masked_email, _SECRET_VALUES.sub(REDACTED, value))
     return event
+
+
+def _masked_email(match: re.Match[str]) -> str:
+    return "[email]@" + match.group(0).rsplit("@", 1)[1]
 
 
 class _CurrentStderr:
@@ -44,7 +53,6 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-_EMAILS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # SQLAlchemy appends the statement and its parameters to a driver error; PostgreSQL's DETAIL
 # line repeats the offending values ("Key (email)=(ada@example.com) already exists").
 _SQL_TAIL = re.compile(r"\[(SQL|parameters):.*", re.DOTALL)

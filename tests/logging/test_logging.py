@@ -104,3 +104,13 @@ def test_the_console_format_describes_an_error_without_its_parameters(
     err = capsys.readouterr().err
     assert "IntegrityError" in err
     assert "ada@example.com" not in err and "[parameters" not in err
+
+
+@pytest.mark.usefixtures("json_logs")
+def test_an_email_address_in_any_value_keeps_only_its_domain(capsys: pytest.CaptureFixture[str]) -> None:
+    get_logger("test").warning(
+        "email_send_failed", error="SMTP 550: mailbox ada.lovelace+x@example.com unknown"
+    )
+
+    [line] = _lines(capsys.readouterr().err)
+    assert line["error"] == "SMTP 550: mailbox [email]@example.com unknown"
