@@ -26,7 +26,13 @@ from billhook.db import create_engine, migrate
 from billhook.logging import configure_logging
 from billhook.notifications import MAILBOX_PATH
 from billhook.ops.embedded import SANDBOX_MOUNT
-from billhook.ops.startup import StartupError, describe_database_failure, preflight, startup_message
+from billhook.ops.startup import (
+    StartupError,
+    describe_database_failure,
+    open_sqlite_file,
+    preflight,
+    startup_message,
+)
 from billhook.runtime import Runtime
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
@@ -206,7 +212,11 @@ def migrate_command(
             await engine.dispose()
 
     try:
+        open_sqlite_file(settings.database_url)
         current = asyncio.run(run())
+    except StartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         typer.echo(f"error: {describe_database_failure(settings.database_url, exc)}", err=True)
         raise typer.Exit(1) from None

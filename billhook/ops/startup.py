@@ -10,7 +10,9 @@ does it say it is listening.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,7 @@ def check_catalog(settings: Settings) -> Path | None:
 
 async def check_database(settings: Settings) -> str | None:
     """Connect (bounded in time) and, when auto-migrating, migrate; returns the revision migrated to."""
+    open_sqlite_file(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
         try:
@@ -69,6 +72,20 @@ async def check_database(settings: Settings) -> str | None:
             ) from exc
     finally:
         await engine.dispose()
+
+
+def open_sqlite_file(url: str) -> None:
+    """Open a SQLite file with the standard library first: a missing directory or a file that is
+    not a database fails here, synchronously, instead of in aiosqlite's worker thread (which can
+    outlive the event loop and print a thread traceback on its way out)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(parsed.database)) as connection:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        raise StartupError(describe_database_failure(url, exc)) from exc
 
 
 async def preflight(settings: Settings) -> Preflight:
