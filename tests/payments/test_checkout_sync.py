@@ -191,7 +191,8 @@ async def by_redirect(runtime: Runtime, provider: FakeProvider, case: Case) -> N
     assert runtime.cache is not None
     async with runtime.session_factory() as session:
         row = await seed(session, case)
-        deps = CheckoutDeps(session, None, provider, runtime.settings, FrozenClock(NOW), runtime.cache)  # type: ignore[arg-type]
+        no_actions: Any = None  # applying a session only reads from the provider
+        deps = CheckoutDeps(session, no_actions, provider, runtime.settings, FrozenClock(NOW), runtime.cache)
         user = await complete_from_redirect(deps, row)
         await session.commit()
     assert user.id == USER
