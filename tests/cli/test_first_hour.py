@@ -160,3 +160,28 @@ def test_the_quick_start_runs_from_an_empty_directory(
     ready = printed[printed.index("Ready. Open:") :].splitlines()
     assert [line.split()[0] for line in ready[1:6]] == ["pricing", "account", "mailbox", "API", "sandbox"]
     assert f"{base_url}/pricing" in ready[1] and f"{base_url}/docs" in ready[4]
+
+
+def test_setup_before_serve_needs_no_dashboard_and_check_passes_once_serve_runs(
+    shop: Path, base_url: str, tmp_path: Path
+) -> None:
+    env = _clean_env(tmp_path)
+    assert billhook("init", "--base-url", base_url, cwd=shop, env=env).returncode == 0
+    before = billhook("setup", "--no-interactive", cwd=shop, env=env)
+    assert before.returncode == 0, before.stdout + before.stderr
+    assert "'billhook serve' registers it with its sandbox when it starts" in before.stdout
+    env_lines = (shop / ".env").read_text().splitlines()
+    assert not [line for line in env_lines if line.startswith("STRIPE_WEBHOOK_SECRET=")]  # nothing to copy
+    process = subprocess.Popen(
+        [str(BILLHOOK), "serve"], cwd=shop, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until_ready(base_url, process, time.monotonic() + BUDGET)
+        check = billhook("check", cwd=shop, env=env)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "0 failed" in check.stdout
+        webhooks = billhook("webhooks", "test", cwd=shop, env=env)
+        assert webhooks.returncode == 0, webhooks.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
