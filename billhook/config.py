@@ -21,6 +21,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_KEY_FILE = ".billhook-secret"  # noqa: S105 (a file name, not a secret)
 PRICE_OVERRIDE_PREFIX = "STRIPE_PRICE_"
+# Customer emails an operator can switch off with BILLHOOK_EMAILS_DISABLED (for one Stripe sends
+# itself, so no customer gets two): type -> the notifications template it names.
+EMAIL_TYPES = {
+    "receipt": "payment_receipt",
+    "trial_ending": "trial_ending",
+    "welcome": "signup_welcome",
+    "payment_failed": "payment_failed",
+    "subscription_renewed": "subscription_renewed",
+    "subscription_canceled": "subscription_canceled",
+    "refund_issued": "refund_issued",
+}
 
 
 class SettingsError(Exception):
@@ -129,6 +140,8 @@ class Settings(BaseSettings):
     billhook_max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     billhook_support_email: str | None = None
     billhook_alert_email: str | None = None
+    # e.g. "receipt,trial_ending": email types (EMAIL_TYPES) Billhook does not send
+    billhook_emails_disabled: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # staging only: accept an sk_test_ key with BILLHOOK_ENV=production (logged loudly at start)
     billhook_allow_test_keys: bool = False
     log_level: str = "INFO"
@@ -168,6 +181,15 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("billhook_emails_disabled", mode="before")
+    @classmethod
+    def _email_types(cls, value: Any) -> Any:
+        names = [str(name).lower() for name in _split_list(value) or []]
+        unknown = sorted(set(names) - set(EMAIL_TYPES))
+        if unknown:
+            raise ValueError(f"unknown email type {', '.join(unknown)}; choose from {', '.join(EMAIL_TYPES)}")
+        return names
 
     @field_validator("billhook_reporting_rates", mode="before")
     @classmethod
@@ -243,6 +265,11 @@ class Settings(BaseSettings):
         return self.is_embedded
 
     @property
+    def disabled_email_templates(self) -> frozenset[str]:
+        """The templates of the email types switched off with ``BILLHOOK_EMAILS_DISABLED``."""
+        return frozenset(EMAIL_TYPES[name] for name in self.billhook_emails_disabled)
+
+    @property
     def redirect_origins(self) -> list[str]:
         return self.billhook_allowed_redirect_origins or [self.billhook_base_url]
 
@@ -291,6 +318,11 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append(
             f"BILLHOOK_SECRET_KEY: {len(secret.encode())} bytes is too short for production; set a random "
             f"string of at least {MIN_SECRET_KEY_BYTES} bytes"
+        )
+    if not settings.billhook_support_email:
+        problems.append(
+            "BILLHOOK_SUPPORT_EMAIL: required in production; every email tells customers where to write "
+            "(set the address your support reads, e.g. support@yourdomain.com)"
         )
     if urlsplit(settings.billhook_base_url).scheme != "https":
         problems.append(

@@ -32,7 +32,7 @@ def me(user: User) -> schemas.Me:
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, summary="Create an account")
 async def register(body: schemas.Credentials, accounts: AccountsDep) -> schemas.Me:
-    return me(await accounts.create_user(body.email, body.password))
+    return me(await accounts.sign_up(body.email, body.password))
 
 
 @router.post("/auth/login", summary="Exchange email and password for a bearer token")

@@ -92,6 +92,13 @@ class Accounts:
             raise EmailTaken(f"an account with {email} already exists") from None
         return user
 
+    async def sign_up(self, email: str, password: str) -> User:
+        """A customer's own sign-up: the account, and a welcome email once (keyed by the user)."""
+        user = await self.create_user(email, password)
+        payload = SendEmail(template="signup_welcome", to=user.email, context={"name": user.name})
+        await SEND_EMAIL.enqueue(self.session, payload, key=f"email:signup_welcome:{user.email}:{user.id}")
+        return user
+
     async def authenticate(self, email: str, password: str) -> User:
         user = await repository.by_email(self.session, email.strip().lower())
         valid = self.passwords.verify(user.password_hash if user else None, password)

@@ -7,6 +7,7 @@ defaults below apply, so templates always have something to show.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,6 +20,18 @@ def _host(base_url: str) -> str:
     return urlsplit(base_url).hostname or "localhost"
 
 
+def default_support_email(base_url: str) -> str:
+    """Without ``BILLHOOK_SUPPORT_EMAIL`` (development only: production requires it), the base
+    URL's domain; an IP address or a bare host name is no mail domain, so ``support@localhost``."""
+    host = _host(base_url)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if "." in host:
+            return f"support@{host}"
+    return "support@localhost"
+
+
 @dataclass(frozen=True, slots=True)
 class Brand:
     product_name: str
@@ -29,7 +42,7 @@ class Brand:
     @classmethod
     def from_settings(cls, settings: Settings) -> Brand:
         base_url = settings.billhook_base_url
-        support = settings.billhook_support_email or f"support@{_host(base_url)}"
+        support = settings.billhook_support_email or default_support_email(base_url)
         return cls(
             product_name=settings.billhook_product_name,
             support_email=support,

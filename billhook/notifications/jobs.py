@@ -144,6 +144,10 @@ async def _record_failure(ctx: JobContext, prepared: _Prepared, reason: str, *, 
 
 async def send_email(ctx: JobContext) -> None:
     """Handler of ``email.send``: deliver the stored message once, recording every attempt."""
+    template = ctx.payload.get("template")
+    if template in ctx.runtime.settings.disabled_email_templates:
+        log.info("email_switched_off", template=template, setting="BILLHOOK_EMAILS_DISABLED")
+        return
     prepared = await _prepare(ctx, Brand.from_settings(ctx.runtime.settings))
     if prepared is None:
         log.info("email_already_sent", job_id=ctx.job_id, key_object=ctx.payload.get("key_object"))

@@ -30,6 +30,10 @@ from billhook.notifications.brand import Brand
 # Template name → subject line (a Jinja2 string rendered with the same context).
 SUBJECTS: dict[str, str] = {
     "welcome": "Welcome to {{ product_name }}: set your password",
+    "signup_welcome": "Welcome to {{ product_name }}",
+    "trial_ending": (
+        "Your {{ plan_name | default(product_name, true) }} trial ends on {{ trial_end | date }}"
+    ),
     "password_reset": "Reset your {{ product_name }} password",
     "booking_confirmed": (
         "Your session with {{ coach_name | default('your coach', true) }}"
@@ -72,12 +76,16 @@ def _contract(required: str, optional: str = "") -> TemplateContract:
 # ``product_name``, ``support_email`` and ``base_url`` always come from settings.
 CONTRACTS: dict[str, TemplateContract] = {
     "welcome": _contract("password_set_url link_valid_hours", "name"),
+    "signup_welcome": _contract("", "name"),
+    "trial_ending": _contract("trial_end", "name plan_name amount currency"),
     "password_reset": _contract("reset_url link_valid_hours", "name"),
     "booking_confirmed": _contract("start_at duration_minutes booking_id", "client_name coach_name"),
     "booking_new_for_coach": _contract(
         "client_name start_at duration_minutes amount currency booking_id", "coach_name client_email notes"
     ),
-    "payment_receipt": _contract("amount currency", "name items paid_at receipt_number"),
+    "payment_receipt": _contract(
+        "amount currency", "name items paid_at receipt_number description invoice_url"
+    ),
     "subscription_renewed": _contract("amount currency expires_at", "name plan_name"),
     "payment_failed": _contract("amount currency", "name plan_name reason portal_url next_attempt_at"),
     "subscription_canceled": _contract("ended_at", "name plan_name"),

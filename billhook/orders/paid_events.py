@@ -30,6 +30,7 @@ from billhook.models import (
     Subscription,
 )
 from billhook.orders import repository
+from billhook.orders.receipts import queue_receipt
 from billhook.orders.schemas import ItemKind, OrderItemInput
 from billhook.orders.service import record_order_refunded, record_paid_order
 from billhook.outbox import JobContext, JobRegistry, PermanentJobError
@@ -92,7 +93,7 @@ async def _from_invoice(session: AsyncSession, payload: dict[str, Any]) -> None:
         price_stripe_id=subscription.price_stripe_id,
         details=details,
     )
-    await record_paid_order(
+    order = await record_paid_order(
         session,
         order_type=_invoice_order_type(kind, payload.get("billing_reason")),
         user_id=subscription.user_id or (customer.user_id if customer else None),
@@ -103,6 +104,7 @@ async def _from_invoice(session: AsyncSession, payload: dict[str, Any]) -> None:
         invoice_stripe_id=str(payload["invoice_id"]),
         subscription_stripe_id=subscription.stripe_id,
     )
+    await queue_receipt(session, order, [item])
 
 
 async def _line_items(
@@ -136,6 +138,7 @@ async def _from_checkout(session: AsyncSession, payload: dict[str, Any]) -> None
         select(Payment).where(Payment.stripe_payment_intent_id == payload["payment_intent_id"])
     )
     booking_id = metadata.get("booking_id")
+    items = await _line_items(session, payload, customer)
     order = await record_paid_order(
         session,
         order_type=OrderType.BOOKING if booking_id else OrderType.NEW,
@@ -143,11 +146,12 @@ async def _from_checkout(session: AsyncSession, payload: dict[str, Any]) -> None
         customer_id=customer.id if customer else None,
         amount_total=int(payload.get("amount_total") or 0),
         currency=str(payload["currency"]),
-        items=await _line_items(session, payload, customer),
+        items=items,
         checkout_session_stripe_id=str(payload["checkout_session_id"]),
         payment_id=payment.id if payment else None,
         booking_id=booking_id,
     )
+    await queue_receipt(session, order, items)
     if order.user_id:
         # A one-time product grants what the catalog says: let the user's role follow.
         key = f"entitlements:order:{order.id}"

@@ -71,7 +71,7 @@ async def signup(request: Request, runtime: RuntimeDep, accounts: AccountsDep) -
     context = {"email": email, "next": target}
     try:
         check_password_policy(fields.get("password", ""))
-        user = await accounts.create_user(normalize_email(email), fields.get("password", ""))
+        user = await accounts.sign_up(normalize_email(email), fields.get("password", ""))
     except (InvalidInput, EmailTaken) as exc:
         return render(request, "signup.html", {**context, "error": exc.message}, status_code=exc.status_code)
     return signed_in(redirect(target), runtime, accounts, user)

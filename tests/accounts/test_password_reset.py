@@ -13,7 +13,15 @@ from tests.support.app_harness import Harness
 
 async def reset_jobs(h: Harness) -> list[OutboxJob]:
     async with h.runtime.session_factory() as session:
-        return list((await session.scalars(select(OutboxJob).where(OutboxJob.type == "email.send"))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(OutboxJob).where(
+                        OutboxJob.type == "email.send", OutboxJob.key.like("%password_reset%")
+                    )
+                )
+            ).all()
+        )
 
 
 async def request_reset_token(h: Harness, email: str = "ada@example.com") -> str:

@@ -65,6 +65,7 @@ SAFE_PRODUCTION = {
     "STRIPE_WEBHOOK_SECRET": "whsec_abcdefghijklmnop",
     "BILLHOOK_SECRET_KEY": "k" * 32,
     "BILLHOOK_BASE_URL": "https://billing.example.com",
+    "BILLHOOK_SUPPORT_EMAIL": "help@example.com",
 }
 
 
@@ -91,8 +92,18 @@ def test_a_safe_production_configuration_starts(monkeypatch: pytest.MonkeyPatch)
         ({"BILLHOOK_SECRET_KEY": "short"}, r"^BILLHOOK_SECRET_KEY: 5 bytes is too short.*32 bytes"),
         ({"BILLHOOK_SECRET_KEY": "k" * 31}, r"^BILLHOOK_SECRET_KEY: 31 bytes is too short"),
         ({"BILLHOOK_BASE_URL": "http://billing.example.com"}, r"^BILLHOOK_BASE_URL: .* is not https"),
+        ({"BILLHOOK_SUPPORT_EMAIL": None}, r"^BILLHOOK_SUPPORT_EMAIL: required in production"),
     ],
-    ids=["no-stripe-key", "test-key", "no-webhook-secret", "no-secret-key", "short-key", "31-bytes", "http"],
+    ids=[
+        "no-stripe-key",
+        "test-key",
+        "no-webhook-secret",
+        "no-secret-key",
+        "short-key",
+        "31-bytes",
+        "http",
+        "no-support-address",
+    ],
 )
 def test_production_refuses_an_unsafe_configuration_in_one_line(
     monkeypatch: pytest.MonkeyPatch, changes: dict[str, str | None], refusal: str
@@ -141,3 +152,17 @@ def test_production_requires_an_explicit_secret_key(monkeypatch: pytest.MonkeyPa
     _production(monkeypatch, BILLHOOK_SECRET_KEY=None)
     with pytest.raises(SettingsError, match="BILLHOOK_SECRET_KEY"):
         ensure_secret_key(load_settings(env_file=None), tmp_path)
+
+
+def test_email_types_can_be_switched_off_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLHOOK_EMAILS_DISABLED", "receipt, Trial_Ending")
+    settings = load_settings(env_file=None)
+    assert settings.disabled_email_templates == {"payment_receipt", "trial_ending"}
+
+
+def test_an_unknown_email_type_stops_the_start_naming_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLHOOK_EMAILS_DISABLED", "receipts")
+    with pytest.raises(
+        SettingsError, match=r"BILLHOOK_EMAILS_DISABLED.*unknown email type receipts.*receipt"
+    ):
+        load_settings(env_file=None)

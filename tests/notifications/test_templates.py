@@ -25,6 +25,8 @@ BRAND = Brand("Coachly", "help@coachly.example", "https://coachly.example")
 # What each rendered email must say, in both parts (amounts in the currency's own decimals).
 EXPECTED = {
     "welcome": ["Ada Lovelace", "password/set?token=st_9f8e7d6c5b4a", "24 hours"],
+    "signup_welcome": ["Ada Lovelace", "https://coachly.example/account", "https://coachly.example/pricing"],
+    "trial_ending": ["Pro Monthly", "Thursday, December 24, 2026", "$29.00", "https://coachly.example/account"],
     "password_reset": ["reset?token=rt_1a2b3c4d5e6f", "2 hours"],
     "booking_confirmed": [
         "Grace Hopper", "Tuesday, December 1, 2026", "14:30 UTC+01:00", "60 minutes", "bkg_01JD3XK2Q8",

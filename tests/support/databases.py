@@ -184,6 +184,7 @@ PRODUCTION: dict[str, Any] = {
     "billhook_env": "production",
     "stripe_secret_key": "sk_live_" + "x" * 24,
     "stripe_webhook_secret": "whsec_" + "x" * 24,
+    "billhook_support_email": "support@example.com",
 }
 
 

@@ -17,6 +17,20 @@ def welcome() -> dict[str, Any]:
     }
 
 
+def signup_welcome() -> dict[str, Any]:
+    return {"name": "Ada Lovelace"}
+
+
+def trial_ending() -> dict[str, Any]:
+    return {
+        "name": "Ada Lovelace",
+        "plan_name": "Pro Monthly",
+        "trial_end": datetime(2026, 12, 24, 9, 0, tzinfo=UTC),
+        "amount": 2900,
+        "currency": "usd",
+    }
+
+
 def password_reset() -> dict[str, Any]:
     return {
         "name": "Ada Lovelace",
@@ -128,6 +142,8 @@ def test_message() -> dict[str, Any]:
 
 CONTEXTS = {
     "welcome": welcome,
+    "signup_welcome": signup_welcome,
+    "trial_ending": trial_ending,
     "password_reset": password_reset,
     "booking_confirmed": booking_confirmed,
     "booking_new_for_coach": booking_new_for_coach,
