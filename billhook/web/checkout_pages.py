@@ -39,6 +39,7 @@ from billhook.subscriptions.management import (
     change_plan,
     portal_url,
     resume,
+    retry_payment,
 )
 from billhook.subscriptions.overview import cached_overview
 from billhook.web.auth_pages import form_fields, signed_in
@@ -180,7 +181,8 @@ async def _account_action(
 async def account_subscription_action(
     action: str, request: Request, runtime: RuntimeDep, auth: OptionalAuthDep, deps: CheckoutDepsDep
 ) -> Response:
-    """The account page's cancel, resume, change-plan and manage-billing forms (CSRF-checked)."""
+    """The account page's cancel, resume, change-plan, retry-payment and manage-billing forms
+    (CSRF-checked). A retry that the bank declines shows why, with the way back to update the card."""
     fields = await _account_action(request, runtime, auth)
     if not isinstance(fields, dict):
         return fields
@@ -196,6 +198,9 @@ async def account_subscription_action(
         elif action == "change-plan":
             product_id = fields.get("product_id", "")
             await change_plan(management, user, product_id=product_id, preview=False, requested_by=actor)
+        elif action == "retry":
+            await retry_payment(management, user)
+            return redirect("/account?done=payment_retried")
         elif action == "portal":
             return redirect(
                 await portal_url(management, user, return_url=f"{deps.settings.billhook_base_url}/account")
@@ -204,5 +209,6 @@ async def account_subscription_action(
             return _problem(request, user, "Unknown action", f"{action!r} is not an account action", 404)
     except BillhookError as exc:
         await deps.session.rollback()
+        await deps.session.refresh(user)  # the rollback expired it; the page renders it synchronously
         return _problem(request, user, "That did not work", exc.message, exc.status_code)
     return redirect("/account")

@@ -48,6 +48,10 @@ async def pricing(request: Request, session: SessionDep, auth: OptionalAuthDep) 
     return render(request, "pricing.html", context, user=auth.user if auth else None)
 
 
+# What /account says after one of its forms (a fixed text per outcome; nothing echoed back).
+ACCOUNT_NOTICES = {"payment_retried": "Payment received: your subscription is active again. Thank you!"}
+
+
 @router.get("/account", response_class=HTMLResponse)
 async def account(
     request: Request, auth: OptionalAuthDep, session: SessionDep, runtime: RuntimeDep
@@ -66,4 +70,6 @@ async def account(
             runtime.cache,
         )
         context = {"billing": True, **await account_subscription_context(deps, auth.user)}
+    done = request.query_params.get("done")
+    context["notice"] = ACCOUNT_NOTICES.get(done) if done else None
     return render(request, "account.html", context, user=auth.user)
