@@ -16,7 +16,7 @@ from billhook.runtime import Runtime
 router = APIRouter(tags=["health"])
 # Each probe of a dependency is bounded: /readyz answers 503 within 2 s while PostgreSQL (or
 # Redis) is frozen, instead of hanging a load balancer's health check.
-PROBE_TIMEOUT_SECONDS = 1.5
+PROBE_TIMEOUT_SECONDS = 1.0
 
 
 @router.get("/healthz", summary="The process is up")
