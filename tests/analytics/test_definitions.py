@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -99,3 +100,10 @@ def test_bad_periods_are_refused_with_a_message(
     with pytest.raises(InvalidPeriod, match=message) as refused:
         parse_period(preset, start, end, interval, NOW)
     assert refused.value.status_code == 422
+
+
+def test_a_reporting_total_uses_the_operators_rates_and_each_currencys_decimals() -> None:
+    rates = {"eur": Decimal("1.08"), "jpy": Decimal("0.0067")}
+    assert d.reporting_total({"usd": 1000, "eur": 1000, "jpy": 1000}, "usd", rates) == 1000 + 1080 + 670
+    assert d.reporting_total({"usd": 1000, "gbp": 500}, "usd", rates) is None  # no rate for gbp: no total
+    assert d.reporting_total({"usd": 1000, "gbp": 0}, "usd", rates) == 1000
