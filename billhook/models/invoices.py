@@ -19,6 +19,7 @@ class Invoice(TimestampMixin, Base):
     # Analytics: failed invoices and their recovery over the invoices first seen in a period.
     # Partial: only invoices that may have had a failed attempt (a few percent of them).
     __table_args__ = (
+        Index("ix_invoices_created_at", "created_at"),  # the admin lists, newest first
         Index(
             "ix_invoices_attempted_created_at",
             "created_at",

@@ -28,6 +28,7 @@ class Payment(TimestampMixin, Base):
         Index("ix_payments_created_at", "created_at", postgresql_include=["status", "currency", "amount"]),
         # An invoice's payments (analytics: an invoice's first payment attempt; admin pages).
         Index("ix_payments_invoice_id", "invoice_id"),
+        Index("ix_payments_customer_id", "customer_id"),  # a customer's payments (admin customer page)
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pay"))

@@ -18,6 +18,7 @@ class Subscription(TimestampMixin, Base):
     # Covering (PostgreSQL): MRR, subscribers and the /metrics gauges read this index, not rows
     # that carry the provider's JSON.
     __table_args__ = (
+        Index("ix_subscriptions_created_at", "created_at"),  # the admin lists, newest first
         Index(
             "ix_subscriptions_analytics",
             "currency",

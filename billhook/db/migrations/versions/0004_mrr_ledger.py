@@ -3,7 +3,8 @@
 ``subscriptions`` gains ``currency`` and ``mrr`` (its monthly amount after discounts, whatever
 its status). ``mrr_ledger`` holds one row per subscription and effective time (see
 billhook/models/mrr_ledger.py). Existing installations fill both with ``billhook analytics rebuild``.
-The other indexes serve the analytics queries by period (docs/analytics.md).
+The other indexes serve the analytics queries by period (docs/analytics.md) and the admin
+console's lists (newest first) and customer page.
 
 Revision ID: 0004
 Revises: 0003
@@ -51,6 +52,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_mrr_ledger_customer_chain', ['customer_id', 'currency', 'effective_at'], unique=False)
     op.create_index('ix_payments_created_at', 'payments', ['created_at'], unique=False, postgresql_include=['status', 'currency', 'amount'])
     op.create_index('ix_payments_invoice_id', 'payments', ['invoice_id'], unique=False)
+    op.create_index('ix_payments_customer_id', 'payments', ['customer_id'], unique=False)
+    op.create_index('ix_subscriptions_created_at', 'subscriptions', ['created_at'], unique=False)
+    op.create_index('ix_invoices_created_at', 'invoices', ['created_at'], unique=False)
     op.create_index('ix_invoices_attempted_created_at', 'invoices', ['created_at'], unique=False, postgresql_include=['id', 'status', 'attempt_count', 'currency', 'amount_due', 'paid_at'], postgresql_where=sa.text("attempt_count >= 2 OR status IN ('open', 'uncollectible')"))
     op.create_index('ix_checkout_sessions_created_at', 'checkout_sessions', ['created_at'], unique=False, postgresql_include=['product_id', 'price_stripe_id', 'status', 'completed_at'])
     op.create_index('ix_outbox_jobs_finished_at', 'outbox_jobs', ['finished_at'], unique=False, postgresql_include=['status', 'type'])
@@ -63,6 +67,9 @@ def downgrade() -> None:
     op.drop_index('ix_checkout_sessions_created_at', table_name='checkout_sessions')
     op.drop_index('ix_payments_created_at', table_name='payments')
     op.drop_index('ix_payments_invoice_id', table_name='payments')
+    op.drop_index('ix_payments_customer_id', table_name='payments')
+    op.drop_index('ix_subscriptions_created_at', table_name='subscriptions')
+    op.drop_index('ix_invoices_created_at', table_name='invoices')
     op.drop_index('ix_invoices_attempted_created_at', table_name='invoices')
     op.drop_table('mrr_ledger')
     op.drop_index('ix_subscriptions_analytics', table_name='subscriptions')
