@@ -28,6 +28,7 @@ from billhook.bookings.service import visible_booking
 from billhook.checkout.service import check_redirect
 from billhook.config import Settings
 from billhook.customers.service import ensure_customer
+from billhook.customers.views import views_changed
 from billhook.errors import Conflict, InvalidInput
 from billhook.models import Booking, BookingStatus, Dispute, Payment, PaymentStatus, Product, Refund, User
 from billhook.providers.actions import CheckoutRequest, PriceSpec, ProviderActions
@@ -185,6 +186,37 @@ async def attach_checkout_payment(
     """Give the checkout's PENDING record its intent, folding in a row the mirror made for it."""
     ours = await repository.pending_checkout_payment(session, checkout_stripe_id)
     if ours is None:
+        return None
+    mirrored = await repository.payment_by_intent(session, intent_id)
+    if mirrored is not None and mirrored.id != ours.id:
+        await _fold(session, mirrored, into=ours)
+    ours.stripe_payment_intent_id = intent_id
+    await session.flush()
+    return ours
+
+
+CHECKOUT_EXPIRED = "checkout_expired"
+
+
+async def expire_checkout_payment(session: AsyncSession, checkout_stripe_id: str) -> Payment | None:
+    """An abandoned checkout (``checkout.session.expired``): its PENDING record fails, saying so,
+    so the attempt is counted; the booking stays PENDING and a new checkout can pay it."""
+    ours = await repository.pending_checkout_payment(session, checkout_stripe_id)
+    if ours is None or ours.status != PaymentStatus.PENDING:
+        return None
+    ours.status = PaymentStatus.FAILED
+    ours.failure_code = CHECKOUT_EXPIRED
+    ours.failure_message = "The checkout expired before it was paid."
+    await session.flush()
+    await views_changed(session, ours.user_id)
+    return ours
+
+
+async def attach_intent_payment(session: AsyncSession, payment_id: str, intent_id: str) -> Payment | None:
+    """The same for an intent that names its PENDING record (``metadata.payment_id``) before any
+    checkout event: a declined attempt on the hosted page fails that record, not a new one."""
+    ours = await session.get(Payment, payment_id)
+    if ours is None or ours.stripe_payment_intent_id not in (None, intent_id):
         return None
     mirrored = await repository.payment_by_intent(session, intent_id)
     if mirrored is not None and mirrored.id != ours.id:

@@ -27,7 +27,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, record
-from billhook.bookings.checkout import attach_checkout_payment
+from billhook.bookings.checkout import attach_checkout_payment, expire_checkout_payment
 from billhook.checkout.service import CACHE_NAMESPACE, CheckoutDeps
 from billhook.checkout.success import InvalidSuccessToken
 from billhook.customers.service import customer_by_stripe_id, link_user, sync_customer
@@ -93,6 +93,12 @@ async def sync_checkout_payment(sync: CheckoutSync) -> None:
     await payments.sync_payment(sync.session, intent, charge, sync.cause)
 
 
+async def fail_abandoned_payment(sync: CheckoutSync) -> None:
+    """An expired checkout's PENDING record (a booking's) fails as ``checkout_expired``."""
+    if sync.checkout.status == "expired":
+        await expire_checkout_payment(sync.session, sync.checkout.id)
+
+
 async def sync_checkout_row(sync: CheckoutSync) -> None:
     sync.result = await sync_checkout_session(sync.session, sync.checkout, sync.cause, now=sync.now)
 
@@ -129,6 +135,7 @@ STEPS: tuple[Step, ...] = (
     sync_checkout_customer,
     sync_checkout_subscription,
     sync_checkout_payment,
+    fail_abandoned_payment,
     sync_checkout_row,
     record_paid_checkout,
 )

@@ -6,6 +6,7 @@ machine (``billhook.payments.states``); refunds and disputes are mirrored beside
 
 from __future__ import annotations
 
+from billhook.bookings.checkout import attach_intent_payment
 from billhook.db.locks import hold_mirror_of
 from billhook.inbox.handlers.base import HandlerContext
 from billhook.models import Payment, PaymentStatus
@@ -20,6 +21,9 @@ ORDER_METADATA_KEY = "billhook_order"  # set on intents Billhook creates outside
 async def _sync(
     ctx: HandlerContext, intent: ProviderPaymentIntent | None, charge: ProviderCharge | None
 ) -> None:
+    if intent is not None and intent.metadata.get("payment_id"):
+        # A booking's PENDING record, named by the checkout that made this intent.
+        await attach_intent_payment(ctx.session, intent.metadata["payment_id"], intent.id)
     result = await service.sync_payment(ctx.session, intent, charge, ctx.cause)  # marks the views stale
     status = PaymentStatus(result.row.status)
     customer_id = (intent.customer_id if intent else None) or (charge.customer_id if charge else None)

@@ -279,10 +279,12 @@ async def list_sessions(tx: Tx, p: Params) -> list[Doc]:
 
 
 async def decline_payment(tx: Tx, session: Doc, pm: Doc, decline: Decline) -> None:
-    """A declined card in ``payment`` mode leaves a failed PaymentIntent and charge, as in Stripe."""
+    """A declined card in ``payment`` mode leaves a failed PaymentIntent and charge, as in Stripe;
+    the intent belongs to the session's customer when the session was opened for one."""
     if session["mode"] != "payment":
         return
-    intent = await _session_intent(tx, session, None)
+    customer = await tx.get(session["customer"]) if session.get("customer") else None
+    intent = await _session_intent(tx, session, customer)
     await payments.confirm(tx, intent, pm, off_session=False)
     session["payment_intent"] = intent["id"]
     await tx.put(session)
