@@ -6,8 +6,8 @@ back when a handler fails, and the attempt count and reason must survive that. T
 idempotency record: once it says ``sent`` a repeated job (a crash after sending, a replay)
 sends nothing.
 
-Errors map onto the outbox's retry policy (``EMAIL_POLICY``: 5 attempts, 1-2-4-8-16 s with
-jitter): a :class:`TransientMailError` is re-raised for the worker to retry, a
+Errors map onto the outbox's retry policy (``EMAIL_POLICY``: the first attempt and 5 retries,
+1-2-4-8-16 s apart with jitter): a :class:`TransientMailError` is re-raised for the worker to retry, a
 :class:`PermanentMailError` becomes :class:`PermanentJobError` and stops at once.
 """
 

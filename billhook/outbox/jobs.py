@@ -46,7 +46,10 @@ class RetryPolicy:
         return bounded * (1 + spread)
 
 
-EMAIL_POLICY = RetryPolicy(max_attempts=5, base_delay=timedelta(seconds=1))
+# The first attempt and up to five retries after it, 1, 2, 4, 8 and 16 s apart (the brief's
+# "retry up to 5 times with exponential backoff" for booking and other emails).
+EMAIL_RETRIES = 5
+EMAIL_POLICY = RetryPolicy(max_attempts=1 + EMAIL_RETRIES, base_delay=timedelta(seconds=1))
 FULFILMENT_POLICY = RetryPolicy(max_attempts=8, base_delay=timedelta(seconds=30))
 
 

@@ -197,7 +197,8 @@ async def test_logs_carry_neither_tokens_nor_bodies(runtime: Runtime, clock: Fro
 async def test_transient_failures_are_retried_five_times_then_failed_with_the_reason(
     runtime: Runtime, clock: FrozenClock
 ) -> None:
-    runtime.mailer = RecordingMailer(*(TransientMailError(f"SMTP 421: busy #{n}") for n in range(1, 6)))
+    """The first attempt and five retries after it (1, 2, 4, 8, 16 s apart), then failed."""
+    runtime.mailer = RecordingMailer(*(TransientMailError(f"SMTP 421: busy #{n}") for n in range(1, 7)))
     async with runtime.session_factory() as session:
         await queue_email(session, template="payment_failed", to="ada@example.com",
                           context=factories.payment_failed(), key_object="in_01FAIL")  # fmt: skip
@@ -205,9 +206,9 @@ async def test_transient_failures_are_retried_five_times_then_failed_with_the_re
     await settle(runtime, clock)
 
     row = next(row for row in await email_rows(runtime) if row.template == "payment_failed")
-    assert (row.status, row.attempts, row.last_error) == ("failed", 5, "SMTP 421: busy #5")
+    assert (row.status, row.attempts, row.last_error) == ("failed", 6, "SMTP 421: busy #6")
     [job] = await jobs(runtime, EMAIL_SEND)
-    assert (job.status, job.attempts) == (JobStatus.DEAD, 5)
+    assert (job.status, job.attempts) == (JobStatus.DEAD, 6)
 
 
 async def test_a_dead_job_alerts_every_admin_by_email(runtime: Runtime, clock: FrozenClock) -> None:
