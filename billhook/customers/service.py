@@ -43,7 +43,18 @@ async def sync_customer(
             customer_id=row.id,
             user_id=row.user_id,
         )
+    if "name" in changes and row.name:
+        await _name_user(session, row)
     return SyncResult(row, created, changes)
+
+
+async def _name_user(session: AsyncSession, row: Customer) -> None:
+    """A name changed at the provider (the customer edited it in the portal or Checkout, or the
+    operator in the dashboard) is the user's name too: emails greet them by it."""
+    user = await session.get(User, row.user_id) if row.user_id else None
+    if user is not None and user.name != row.name:
+        user.name = row.name
+        await session.flush()
 
 
 async def link_user(session: AsyncSession, row: Customer, user_id: str | None, cause: Cause) -> bool:
