@@ -71,7 +71,8 @@ async def my_payments(
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    spec = queries.PaymentFilter(user_id=user.id)
+    """What the user paid, and, for a coach, the payments for the sessions they coach."""
+    spec = queries.PaymentFilter(paid_by_or_coached_by=user.id)
     return _page(await queries.list_payments(session, spec, limit=limit, cursor=cursor))
 
 

@@ -31,6 +31,8 @@ class PaymentFilter:
     since: datetime | None = None
     until: datetime | None = None
     disputed: bool | None = None
+    # A user's own history: what they paid, and the payments for the sessions they coach.
+    paid_by_or_coached_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,10 @@ def _filtered(query: Select[Any], spec: PaymentFilter) -> Select[Any]:
         query = query.where(Payment.created_at < spec.until)
     if spec.disputed is not None:
         query = query.where(Payment.disputed.is_(spec.disputed))
+    if spec.paid_by_or_coached_by:
+        viewer = spec.paid_by_or_coached_by
+        coached = select(Booking.id).where(Booking.coach_id == viewer)
+        query = query.where(or_(Payment.user_id == viewer, Payment.booking_id.in_(coached)))
     return query
 
 

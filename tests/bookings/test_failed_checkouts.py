@@ -49,6 +49,9 @@ async def test_a_declined_booking_checkout_fails_its_payment_and_can_be_paid_aga
     paid = await stack.pay(started["url"])  # the same hosted page, another card
     assert paid.status_code == 303
     await wait_status(stack, booking["id"], "CONFIRMED")
+    # The coach's payment history shows the payment for the session they coach.
+    history = (await stack.http.get("/api/me/payments", headers=people.coach.headers)).json()
+    assert started["payment_id"] in [p["id"] for p in history["items"]]
 
 
 async def _more(stack: Stack, people: People, before: int) -> bool:
