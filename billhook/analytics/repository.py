@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
@@ -26,13 +26,11 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import SQLColumnExpression
 
 from billhook.analytics.definitions import median_of_counts, percentile_of_counts
-from billhook.db.types import UTCDateTime
 from billhook.models import (
     CheckoutSession,
     InboxEvent,
@@ -261,30 +259,37 @@ def _failed_invoice() -> ColumnElement[bool]:
 
 @dataclass(frozen=True, slots=True)
 class FailedInvoice:
+    """A failed invoice; ``first_attempt`` and ``paid_at`` are both the provider's times."""
+
     currency: str
     amount: int
     first_seen: datetime
     paid_at: datetime | None
-    first_attempt: datetime | None
+    first_attempt: datetime
+
+
+def _epoch(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(int(value), UTC)
 
 
 async def failed_invoices(session: AsyncSession, start: datetime, end: datetime) -> list[FailedInvoice]:
-    """Invoices first seen in ``[start, end)`` with a failed attempt; the first payment row Billhook
-    saw for each marks its first attempt."""
-    i, p = Invoice, Payment
-    # type_coerce: SQLite's min() forgets the column type, and so would return a string.
-    first_attempt = (
-        select(type_coerce(func.min(p.created_at), UTCDateTime()))
-        .where(p.invoice_id == i.id)
-        .scalar_subquery()
-    )
-    statement = select(i.currency, i.amount_due, i.created_at, i.paid_at, first_attempt).where(
+    """Invoices first seen by Billhook in ``[start, end)`` with a failed attempt.
+
+    Their first attempt is on the provider's clock, like ``paid_at``: an automatically collected
+    invoice is attempted when it is finalized (``status_transitions.finalized_at``,
+    https://docs.stripe.com/invoicing/integration/workflow-transitions), else at its ``created``.
+    Only an invoice with neither (never the case for a Stripe one) falls back to Billhook's row time.
+    """
+    i = Invoice
+    finalized = i.raw["status_transitions"]["finalized_at"].as_integer()
+    created = i.raw["created"].as_integer()
+    statement = select(i.currency, i.amount_due, i.created_at, i.paid_at, finalized, created).where(
         i.created_at >= start, i.created_at < end, _failed_invoice()
     )
     rows = (await session.execute(statement)).all()
     return [
-        FailedInvoice(currency, int(amount), seen, paid, attempt)
-        for currency, amount, seen, paid, attempt in rows
+        FailedInvoice(currency, int(amount), seen, paid, _epoch(final) or _epoch(made) or seen)
+        for currency, amount, seen, paid, final, made in rows
     ]
 
 

@@ -126,7 +126,9 @@ async def test_conversion_recovery_and_revenue(session_factory: async_sessionmak
         for n, completed in enumerate([True, False, True, True]):
             await checkout(session, f"cs_{n}", plan="premium", at=day(2 + n), completed=completed)
         await checkout(session, "cs_old", plan="premium", at=DECEMBER, completed=False)
-        recovered = await invoice(session, "in_1", amount=3000, at=day(3), paid_at=day(5))
+        recovered = await invoice(
+            session, "in_1", amount=3000, at=day(3), paid_at=day(5), attempted_at=day(3) + timedelta(hours=12)
+        )
         recovered.attempt_count = 2
         lost = await invoice(session, "in_2", amount=1000, at=day(4))
         lost.attempt_count = 3
@@ -148,6 +150,25 @@ async def test_conversion_recovery_and_revenue(session_factory: async_sessionmak
     assert recovery.median_seconds_to_recover == 1.5 * 86400
     assert figures.revenue_by_currency == {"eur": 7000, "usd": 5000}  # refunds are rows of their own
     assert [point.failed_payments for point in figures.series][:2] == [1, 1]
+
+
+async def test_time_to_recover_is_measured_on_the_providers_clock(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """A renewal declined on the provider's day 10 and paid 5 hours later recovered in 5 hours,
+    although Billhook recorded its rows on day 3 (a Stripe test clock runs ahead of Billhook's)."""
+    attempted = day(10)
+    async with session_factory() as session:
+        paid = attempted + timedelta(hours=5)
+        renewal = await invoice(session, "in_r", amount=9900, at=day(3), paid_at=paid, attempted_at=attempted)
+        renewal.attempt_count = 2
+        await payment(session, amount=9900, at=day(3), status=PaymentStatus.SUCCEEDED, invoice=renewal)
+        figures = await overview(session, JANUARY, currency="usd", now=NOW)
+    assert figures.recovery.median_seconds_to_recover == 5 * 3600
+    by_bucket = [(p.failed_payments, p.recovered_payments) for p in figures.series]
+    week_of_day_10 = next(n for n, p in enumerate(figures.series) if p.start <= attempted < (p.end or NOW))
+    assert by_bucket[week_of_day_10] == (1, 1)  # failed and recovered in the week they happened
+    assert sum(failed for failed, _ in by_bucket) == sum(recovered for _, recovered in by_bucket) == 1
 
 
 async def test_operations_figures(session_factory: async_sessionmaker[AsyncSession]) -> None:

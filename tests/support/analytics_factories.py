@@ -149,8 +149,17 @@ async def payment(
 
 
 async def invoice(
-    session: AsyncSession, stripe_id: str, *, amount: int, at: datetime, paid_at: datetime | None = None
+    session: AsyncSession,
+    stripe_id: str,
+    *,
+    amount: int,
+    at: datetime,
+    paid_at: datetime | None = None,
+    attempted_at: datetime | None = None,
 ) -> Invoice:
+    """An invoice Billhook first saw at ``at``; ``attempted_at`` is the provider's finalization
+    (first attempt) time, as Stripe sends it in ``status_transitions.finalized_at``."""
+    finalized = int(attempted_at.timestamp()) if attempted_at else None
     row = Invoice(
         stripe_id=stripe_id,
         currency="usd",
@@ -160,7 +169,7 @@ async def invoice(
         paid_at=paid_at,
         created_at=at,
         updated_at=at,
-        raw={},
+        raw={"status_transitions": {"finalized_at": finalized}} if finalized else {},
     )
     session.add(row)
     await session.flush()
