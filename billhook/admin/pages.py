@@ -28,9 +28,8 @@ from billhook.admin.filters import (
     search_text,
 )
 from billhook.admin.rendering import AdminDep, AdminRoute, action_form, page, redirect, text, texts
+from billhook.analytics.service import cached_overview, parse_period
 from billhook.analytics.service import operations as operations_summary
-from billhook.analytics.service import overview as overview_figures
-from billhook.analytics.service import parse_period
 from billhook.checkout.deps import ActionsDep, ProviderDep
 from billhook.entitlements.rules import Entitlements, resulting_role
 from billhook.entitlements.service import entitlements_for, grace_period
@@ -97,7 +96,11 @@ async def overview(request: Request, session: SessionDep, runtime: RuntimeDep, a
     custom = preset == "custom"
     start, end = (params.get("from") or None, params.get("to") or None) if custom else (None, None)
     period = parse_period(preset, start, end, params.get("interval") or None, now)
-    figures = await overview_figures(session, period, currency=_currency(params.get("currency")), now=now)
+    settings = runtime.settings  # the API's reporting figures too: one cached overview for both
+    figures = await cached_overview(
+        session, runtime.cache, period, currency=_currency(params.get("currency")), now=now,
+        rates=settings.billhook_reporting_rates, reporting_currency=settings.billhook_reporting_currency,
+    )  # fmt: skip
     series, currency = figures.series, figures.currency
     context = {
         "overview": figures,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel
 
@@ -69,6 +71,14 @@ class ReportingOut(BaseModel):
     currency: str
     mrr: int
     rates: dict[str, str]
+
+    @classmethod
+    def of(cls, figures: schemas.Overview, rates: Mapping[str, Decimal]) -> ReportingOut | None:
+        """The overview's reporting MRR, if it has one (rates configured, and one for each currency)."""
+        if figures.reporting_currency is None or figures.reporting_mrr is None:
+            return None
+        shown = {code: str(rate) for code, rate in rates.items()}
+        return cls(currency=figures.reporting_currency, mrr=figures.reporting_mrr, rates=shown)
 
 
 class MetricsOut(BaseModel):

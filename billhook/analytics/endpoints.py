@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from billhook.accounts.deps import AdminOnly
 from billhook.analytics import service
@@ -22,8 +21,6 @@ from billhook.http.deps import RuntimeDep, SessionDep
 from billhook.runtime import Runtime
 
 router = APIRouter(tags=["analytics"])
-CACHE_NAMESPACE = "analytics-metrics"
-CACHE_TTL_SECONDS = 30.0
 
 PeriodQuery = Annotated[str | None, Query(description="30d, month, quarter, year or custom", max_length=20)]
 FromQuery = Annotated[str | None, Query(alias="from", description="first day, YYYY-MM-DD", max_length=40)]
@@ -59,24 +56,17 @@ PeriodDep = Annotated[Period, Depends(requested_period)]
 async def _overview(
     session: SessionDep, runtime: Runtime, period: Period, currency: str | None
 ) -> tuple[Overview, ReportingOut | None]:
-    figures = await service.overview(session, period, currency=currency, now=runtime.clock.now())
     settings = runtime.settings
     rates = settings.billhook_reporting_rates
-    if not rates:
-        return figures, None
-    target = settings.billhook_reporting_currency
-    mrr = await service.reporting_mrr(session, period.end, currency=target, rates=rates)
-    reporting = (
-        None
-        if mrr is None
-        else ReportingOut(currency=target, mrr=mrr, rates={k: str(v) for k, v in rates.items()})
-    )
-    return figures, reporting
+    figures = await service.cached_overview(
+        session, runtime.cache, period, currency=currency, now=runtime.clock.now(),
+        rates=rates, reporting_currency=settings.billhook_reporting_currency,
+    )  # fmt: skip
+    return figures, ReportingOut.of(figures, rates)
 
 
 @router.get("/api/admin/metrics", response_model=MetricsOut)
 async def metrics(
-    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     _: AdminOnly,
@@ -85,19 +75,10 @@ async def metrics(
 ) -> MetricsOut:
     """The overview figures for one currency and period (definitions: docs/analytics.md).
 
-    The same query answers from the cache for up to CACHE_TTL_SECONDS: figures are at most that
-    old (the issue's bound is a minute), and a dashboard's refreshes cost one computation.
+    From the overview cache (service.cached_overview): at most 30 s old, the page's and CSV's too.
     """
-    key = urlencode(sorted(request.query_params.multi_items()))
-    if runtime.cache is not None and (cached := await runtime.cache.get(CACHE_NAMESPACE, key)) is not None:
-        return MetricsOut.model_validate(cached)
     figures, reporting = await _overview(session, runtime, chosen, currency)
-    answer = MetricsOut.of(figures, reporting)
-    if runtime.cache is not None:
-        await runtime.cache.set(
-            CACHE_NAMESPACE, key, value=answer.model_dump(mode="json"), ttl_seconds=CACHE_TTL_SECONDS
-        )
-    return answer
+    return MetricsOut.of(figures, reporting)
 
 
 def series_csv(figures: Overview) -> str:
@@ -121,7 +102,7 @@ async def metrics_csv(
     session: SessionDep, runtime: RuntimeDep, _: AdminOnly, chosen: PeriodDep, currency: CurrencyQuery = None
 ) -> Response:
     """The series of ``/api/admin/metrics`` as CSV."""
-    figures = await service.overview(session, chosen, currency=currency, now=runtime.clock.now())
+    figures, _reporting = await _overview(session, runtime, chosen, currency)
     name = f"billhook-metrics-{figures.currency}-{chosen.start.date()}-{chosen.end.date()}.csv"
     return Response(
         series_csv(figures),

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.analytics import service
 from billhook.analytics.api_schemas import MetricsOut, ReportingOut
 from billhook.analytics.schemas import Overview
+from billhook.cache import build_cache
 from billhook.config import Settings, load_settings
 from billhook.db import create_engine, create_session_factory, migrate
 from billhook.errors import BillhookError
@@ -148,14 +149,18 @@ def analytics(
         chosen = service.parse_period(
             None if start and period == "30d" else period, start, end, interval, now
         )
-        figures = await service.overview(session, chosen, currency=currency, now=now)
+        # Shared with the server through Redis; in memory, a one-shot process would only fill it.
+        cache = build_cache(settings) if settings.redis_url else None
         rates = settings.billhook_reporting_rates
-        target = settings.billhook_reporting_currency
-        total = (
-            await service.reporting_mrr(session, chosen.end, currency=target, rates=rates) if rates else None
-        )
-        rates_shown = {code: str(rate) for code, rate in rates.items()}
-        return figures, None if total is None else ReportingOut(currency=target, mrr=total, rates=rates_shown)
+        try:
+            figures = await service.cached_overview(
+                session, cache, chosen, currency=currency, now=now,
+                rates=rates, reporting_currency=settings.billhook_reporting_currency,
+            )  # fmt: skip
+        finally:
+            if cache is not None:
+                await cache.aclose()
+        return figures, ReportingOut.of(figures, rates)
 
     figures, reporting = run_in_session(action)
     if as_json:

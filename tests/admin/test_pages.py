@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from billhook.models import AuditEntry, Customer, EmailMessage, OutboxJob, Payment, User
+from tests.support import analytics_factories as analytics
 from tests.support import entitlement_factories as factories
 from tests.support.admin import dead_job, failed_email, inbox_event, payment, post_action, signed_in
 from tests.support.app_harness import Harness
@@ -226,6 +227,21 @@ async def test_the_overview_shows_the_figures_and_inline_charts_without_script(h
     assert page.text.count("<svg") == 4
     assert "<script" not in page.text
     assert "src=" not in page.text and "@import" not in page.text
+
+
+async def test_the_overview_is_cached_for_its_period_interval_and_currency(h: Harness) -> None:
+    admin = await signed_in(h, "root@example.com", role="admin")
+    query = {"period": "quarter", "interval": "week", "currency": "eur"}
+    assert '<dd id="mrr">€0.00</dd>' in (await admin.get("/admin", params=query)).text
+    async with h.runtime.session_factory() as session:
+        started = h.runtime.clock.now() - timedelta(days=1)
+        new = analytics.subscription("sub_eur", "cus_eur", amount=4200, currency="eur", start=started)
+        await analytics.sync(session, new)
+        await session.commit()
+    cached = await admin.get("/admin", params=query)  # at most 30 s old: the same figures
+    fresh = await admin.get("/admin", params=query | {"interval": "month"})
+    assert '<dd id="mrr">€0.00</dd>' in cached.text
+    assert '<dd id="mrr">€42.00</dd>' in fresh.text
 
 
 async def test_the_overview_refuses_a_bad_period_with_a_message(h: Harness) -> None:
