@@ -294,13 +294,15 @@ class InboxWorker:
                         if c.type in self.options.routes
                     }
                     reflected = await self._reflected(session, events)
+                    repeats = self._repeats(events, reflected)
                     await prefetch(
                         fetches, self._standard([e for i, e in events.items() if i not in reflected])
                     )
                     for current in mine:
                         event = events.get(current.claim.id)
                         metrics.PROCESSING_ATTEMPTS.labels(current.type).inc()
-                        if event is not None and current.claim.id not in reflected:
+                        skip = current.claim.id in reflected or current.claim.id in repeats
+                        if event is not None and not skip:
                             await self._handle(session, fetches, current, event)
                     await mark_all_processed(session, [c.claim for c in mine], self.runtime.clock.now())
                     await session.commit()
@@ -325,6 +327,25 @@ class InboxWorker:
         handler = self.options.routes[claimed.type]
         alert_email = self.runtime.settings.billhook_alert_email
         await handler(HandlerContext(session, fetches, event, self.runtime.clock.now(), alert_email))
+
+    def _repeats(self, events: dict[str, ProviderEvent], reflected: set[str]) -> set[str]:
+        """Events whose standard handler already runs, in this group, for the same object.
+
+        The group's reads are shared, so a second event of one object (``invoice.finalized``
+        after ``invoice.created``) would apply the very same fetched state again: no change, no
+        new effect (effects are keyed by state). A deletion is kept apart: a handler may treat
+        a vanished object differently for it."""
+        first: set[tuple[object, ...]] = set()
+        repeats: set[str] = set()
+        for claim_id, event in events.items():
+            read = primary_read(event)
+            if claim_id in reflected or read is None or not self._standard([event]):
+                continue
+            key = (self.options.routes.get(event.type), event.type.endswith(".deleted"), *read)
+            if key in first:
+                repeats.add(claim_id)
+            first.add(key)
+        return repeats
 
     def _standard(self, events: list[ProviderEvent]) -> list[ProviderEvent]:
         """The events whose handler is the standard one, whose reads ``prefetch`` knows."""

@@ -10,8 +10,9 @@ from sqlalchemy import delete, select
 
 from billhook.inbox.envelope import read_envelope
 from billhook.inbox.store import Incoming, insert_events
+from billhook.inbox.worker import InboxWorker
 from billhook.kit.clock import utcnow
-from billhook.models import InboxEvent, Subscription
+from billhook.models import InboxEvent, Invoice, Subscription
 from billhook.providers.base import PaymentProvider
 from tests.support.inbox import InboxStack, event_payload
 from tests.support.provider_calls import RecordingProvider
@@ -138,3 +139,35 @@ async def test_a_forgotten_application_is_not_trusted(stack: InboxStack) -> None
     assert recorder.calls["get_subscription"] == 2
     async with stack.runtime.session_factory() as session:
         assert await session.scalar(select(Subscription.status).where(Subscription.stripe_id == sub.id))
+
+
+class CountingWorker(InboxWorker):
+    """The stack's worker, counting the handler runs."""
+
+    def __init__(self, stack: InboxStack) -> None:
+        super().__init__(stack.runtime, stack.worker.options)
+        self.handled: list[str] = []
+
+    async def _handle(self, session: Any, fetches: Any, claimed: Any, event: Any) -> None:
+        self.handled.append(event.type)
+        await super()._handle(session, fetches, claimed, event)
+
+
+async def test_one_objects_events_in_a_group_run_its_handler_once(stack: InboxStack) -> None:
+    sub = await stack.shop.subscribe("once@example.com")
+    truth = await stack.provider.get_subscription(sub.id)
+    assert truth.latest_invoice_id
+    invoice_obj = {"id": truth.latest_invoice_id, "object": "invoice", "customer": sub.customer}
+    start = int(time.time()) - 60
+    types = ("invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_succeeded")
+    await store(stack, [event_payload(t, obj=invoice_obj, created=start + n) for n, t in enumerate(types)])
+    worker = CountingWorker(stack)
+
+    assert await worker.drain() == 4
+
+    assert worker.handled == ["invoice.created"]  # the others would apply the same fetched invoice
+    async with stack.runtime.session_factory() as session:
+        statuses = set(await session.scalars(select(InboxEvent.status)))
+        mirrored = select(Invoice.status).where(Invoice.stripe_id == truth.latest_invoice_id)
+        paid = await session.scalar(mirrored)
+    assert statuses == {"processed"} and paid == "paid"
