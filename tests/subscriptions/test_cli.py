@@ -50,6 +50,7 @@ async def test_cancel_unknown_email_or_no_subscription_is_one_line_and_exit_1(
     stack: Stack, cli_env: Path
 ) -> None:
     await stack.register("bob@example.com")
+    await stack.settled()  # the welcome email is sent (and logged) before the CLI's output is read
     unknown = await invoke(subscriptions_app, "cancel", "ghost@example.com")
     bare = await invoke(subscriptions_app, "cancel", "bob@example.com")
     assert (unknown.exit_code, unknown.output.strip()) == (1, "error: no user with email ghost@example.com")
