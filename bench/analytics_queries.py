@@ -251,10 +251,11 @@ def _section(
         "|---|" + "---:|" * len(labels),
         *rows, "",
         "Each row is one query as `billhook.analytics` sends it; `overview()` runs eight queries one after "
-        "another (the API caches its answer for 30 s), `operations()` three. Work grows with the period for "
-        "payments, jobs and webhook events (a year here is about 500,000 payments aggregated by a parallel "
-        "index-only scan); the stock figures and gauges read the 120,000 subscriptions whatever the period. "
-        "On a shared machine the load average inflates every figure: compare runs by their load.", "",
+        "another (the page, the API, the CSV and the CLI share one 30 s cache of it, "
+        "`service.cached_overview`; timed here uncached), `operations()` three. Work grows with the period "
+        "for payments, jobs and webhook events (a year here is about 500,000 payments aggregated by a "
+        "parallel index-only scan); the stock figures and gauges read the 120,000 subscriptions whatever the "
+        "period. On a shared machine the load average inflates every figure: compare runs by their load.", "",
     ])  # fmt: skip
 
 

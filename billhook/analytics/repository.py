@@ -323,13 +323,19 @@ async def jobs_by_type(session: AsyncSession, start: datetime, end: datetime) ->
 
 
 async def payment_attempts(session: AsyncSession, start: datetime, end: datetime) -> tuple[int, int]:
-    """(attempted, succeeded) over payments made in ``[start, end)`` that are no longer pending."""
+    """(attempted, succeeded) over payments made in ``[start, end)`` that are no longer pending.
+
+    Counted per status (a hash aggregate of a few groups over the covering index) and added up
+    here: measured a little cheaper than a ``CASE`` evaluated on each of a year's payments.
+    """
     p = Payment
-    statement = select(func.count(), _sum(_when(p.status.in_(SUCCEEDED_PAYMENTS)))).where(
-        p.created_at >= start, p.created_at < end, p.status.in_(ATTEMPTED_PAYMENTS)
+    statement = (
+        select(p.status, func.count())
+        .where(p.created_at >= start, p.created_at < end, p.status.in_(ATTEMPTED_PAYMENTS))
+        .group_by(p.status)
     )
-    attempted, succeeded = (await session.execute(statement)).one()
-    return int(attempted), int(succeeded)
+    counts = {str(status): int(count) for status, count in (await session.execute(statement)).all()}
+    return sum(counts.values()), sum(counts.get(status, 0) for status in SUCCEEDED_PAYMENTS)
 
 
 async def webhook_latency(
