@@ -48,6 +48,9 @@ from billhook.runtime import Runtime
 
 log = get_logger(__name__)
 
+# Event types whose handler does more than apply the fetched object (it reads the type itself):
+# never folded into another event of the same object. Keep in step with ``handlers/``.
+TYPE_SENSITIVE = frozenset({"customer.subscription.trial_will_end", "customer.deleted"})
 MAX_CONFLICT_RETRIES = 3
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race, retry it.
 _CONFLICT_STATES = {"40P01", "40001"}
@@ -333,15 +336,16 @@ class InboxWorker:
 
         The group's reads are shared, so a second event of one object (``invoice.finalized``
         after ``invoice.created``) would apply the very same fetched state again: no change, no
-        new effect (effects are keyed by state). A deletion is kept apart: a handler may treat
-        a vanished object differently for it."""
+        new effect (effects are keyed by state). Deletions and the types a handler reads
+        (``TYPE_SENSITIVE``) are kept apart: for them the event says more than the object."""
         first: set[tuple[object, ...]] = set()
         repeats: set[str] = set()
         for claim_id, event in events.items():
             read = primary_read(event)
             if claim_id in reflected or read is None or not self._standard([event]):
                 continue
-            key = (self.options.routes.get(event.type), event.type.endswith(".deleted"), *read)
+            own_kind = event.type if event.type in TYPE_SENSITIVE or event.type.endswith(".deleted") else ""
+            key = (self.options.routes.get(event.type), own_kind, *read)
             if key in first:
                 repeats.add(claim_id)
             first.add(key)
