@@ -51,6 +51,13 @@ log = get_logger(__name__)
 # Event types whose handler does more than apply the fetched object (it reads the type itself):
 # never folded into another event of the same object. Keep in step with ``handlers/``.
 TYPE_SENSITIVE = frozenset({"customer.subscription.trial_will_end", "customer.deleted"})
+
+
+def _says_more(event_type: str) -> bool:
+    """Whether the event means more than "the object changed" to its handler."""
+    return event_type in TYPE_SENSITIVE or event_type.endswith(".deleted")
+
+
 MAX_CONFLICT_RETRIES = 3
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race, retry it.
 _CONFLICT_STATES = {"40P01", "40001"}
@@ -344,7 +351,7 @@ class InboxWorker:
             read = primary_read(event)
             if claim_id in reflected or read is None or not self._standard([event]):
                 continue
-            own_kind = event.type if event.type in TYPE_SENSITIVE or event.type.endswith(".deleted") else ""
+            own_kind = event.type if _says_more(event.type) else ""
             key = (self.options.routes.get(event.type), own_kind, *read)
             if key in first:
                 repeats.add(claim_id)
@@ -357,7 +364,11 @@ class InboxWorker:
 
     async def _reflected(self, session: AsyncSession, events: dict[str, ProviderEvent]) -> set[str]:
         """The events an application of this process already reflects (see ``HighWaterMarks``)."""
-        anchors = {claim_id: self.marks.anchor_for(event) for claim_id, event in events.items()}
+        anchors = {
+            claim_id: self.marks.anchor_for(event)
+            for claim_id, event in events.items()
+            if not _says_more(event.type) and self._standard([event])
+        }
         wanted = {anchor for anchor in anchors.values() if anchor is not None}
         if not wanted:
             return set()
