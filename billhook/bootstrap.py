@@ -17,6 +17,7 @@ from billhook.cache import build_cache
 from billhook.catalog import apply_catalog, catalog_path, load_catalog
 from billhook.catalog.push import sync_products
 from billhook.config import Environment, Settings
+from billhook.customers import default_card
 from billhook.fulfilment.jobs import register_jobs as register_fulfilment_jobs
 from billhook.inbox.worker import InboxWorker, WorkerOptions
 from billhook.kit.clock import Clock
@@ -215,6 +216,7 @@ def register_job_types(runtime: Runtime) -> None:
     provisioning.register_jobs(runtime.jobs)
     cache_jobs.register_jobs(runtime.jobs)
     stats_jobs.register_jobs(runtime.jobs)
+    default_card.register_jobs(runtime.jobs)
 
 
 def build_runtime(

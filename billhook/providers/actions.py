@@ -125,6 +125,12 @@ class ProviderActions(Protocol):
 
     async def create_checkout_session(self, request: CheckoutRequest) -> CreatedCheckout: ...
 
+    async def set_default_payment_method(
+        self, *, customer_id: str, payment_method_id: str, idempotency_key: str
+    ) -> None:
+        """The card future invoices charge (``invoice_settings.default_payment_method``)."""
+        ...
+
     async def create_portal_session(self, *, customer_id: str, return_url: str, idempotency_key: str) -> str:
         """The billing portal URL."""
         ...

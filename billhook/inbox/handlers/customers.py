@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from billhook.audit.service import record_once
 from billhook.customers import service
+from billhook.customers.default_card import request_default_card
 from billhook.errors import NotFound
 from billhook.inbox.handlers.base import HandlerContext
 from billhook.providers.base import ProviderCustomer
@@ -48,6 +49,8 @@ async def setup_intent_changed(ctx: HandlerContext) -> None:
     if intent.status == "succeeded" and intent.payment_method_id:
         method = await ctx.provider.get_payment_method(intent.payment_method_id)
         await service.sync_payment_method(ctx.session, method, ctx.cause)
+        if intent.customer_id:  # a card saved for later is the one to charge from now on
+            await request_default_card(ctx.session, intent.customer_id, intent.payment_method_id, intent.id)
     await record_once(
         ctx.session,
         ctx.cause,

@@ -96,6 +96,16 @@ class StripeActions:
         created = await _call("customer", lambda: v1.customers.create_async(params, _key(idempotency_key)))
         return str(created["id"])
 
+    async def set_default_payment_method(
+        self, *, customer_id: str, payment_method_id: str, idempotency_key: str
+    ) -> None:
+        params: Any = {"invoice_settings": {"default_payment_method": payment_method_id}}
+        v1 = self._v1
+        await _call(
+            f"customer {customer_id}",
+            lambda: v1.customers.update_async(customer_id, params, _key(idempotency_key)),
+        )
+
     async def create_checkout_session(self, request: CheckoutRequest) -> CreatedCheckout:
         params: Any = {
             "mode": request.mode,
