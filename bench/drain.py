@@ -462,8 +462,8 @@ async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, int]]:
 
 HEADER = (
     "| latency | workers | events | events/s | drained s | provider requests/event | SQL statements/event "
-    "| transactions/event | worker CPU ms/event | p99 stored→applied ms |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| transactions/event | outbox jobs/event | worker CPU ms/event | p99 stored→applied ms |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -471,7 +471,7 @@ def _row(run: Run) -> str:
     n = run.events or 1
     return (
         f"| {run.latency_ms} ms | {run.workers} | {run.events} | {run.rate:,.0f} | {run.drained_seconds:.1f} "
-        f"| {run.reads / n:.2f} | {run.statements / n:.1f} | {run.transactions / n:.2f} "
+        f"| {run.reads / n:.2f} | {run.statements / n:.1f} | {run.transactions / n:.2f} | {run.jobs / n:.2f} "
         f"| {run.cpu_seconds * 1000 / n:.1f} | {run.p99_ms:,.0f} |"
         + (f" ({run.unapplied} not applied)" if run.unapplied else "")
     )

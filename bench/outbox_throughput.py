@@ -194,8 +194,9 @@ def _section(rates: dict[int, float], p50: float, p99: float, jobs: int, concurr
         *[f"| {count} | {rate:,.0f} |" for count, rate in rates.items()], "",
         f"Commit-to-start latency (1 idle worker, LISTEN/NOTIFY wake-up, 200 jobs committed 20 ms apart): "
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms.", "",
-        "Each job costs a claim transaction (one `UPDATE … FOR UPDATE SKIP LOCKED` statement) and a "
-        "handler transaction (row lock, handler, done mark, commit). The figures are bound by CPU: worker "
+        "A slot with a backlog claims up to 8 jobs in one claim transaction (one `UPDATE … FOR UPDATE "
+        "SKIP LOCKED` statement); each job then costs its handler transaction (row lock, handler, done "
+        "mark, commit). The figures are bound by CPU: worker "
         "processes and PostgreSQL share the machine's cores, so on a small shared machine more workers do "
         "not add throughput; they scale with spare cores on separate worker machines.", "",
     ]  # fmt: skip
