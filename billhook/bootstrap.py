@@ -167,7 +167,11 @@ def retention(settings: Settings) -> Retention:
 
 def inbox_options(settings: Settings) -> WorkerOptions:
     interval = settings.billhook_inbox_reconcile_interval
-    return WorkerOptions(concurrency=settings.billhook_inbox_concurrency, reconcile_interval=interval or None)
+    return WorkerOptions(
+        concurrency=settings.billhook_inbox_concurrency,
+        reconcile_interval=interval or None,
+        alert_email=settings.billhook_alert_email,
+    )
 
 
 def embeds_sandbox(settings: Settings) -> bool:

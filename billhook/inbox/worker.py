@@ -85,6 +85,8 @@ class WorkerOptions:
     reconcile_interval: float | None = 600.0
     reconcile_lookback: timedelta = timedelta(hours=24)
     routes: dict[str, Handler] = field(default_factory=lambda: dict(ROUTES))
+    # BILLHOOK_ALERT_EMAIL, told of disputes besides the admins (handlers see it on their context).
+    alert_email: str | None = None
 
 
 class InboxWorker:
@@ -92,7 +94,7 @@ class InboxWorker:
         self, runtime: Runtime, options: WorkerOptions | None = None, *, concurrency: int | None = None
     ):
         self.runtime = runtime
-        self.options = options or WorkerOptions()
+        self.options = options or WorkerOptions(alert_email=runtime.settings.billhook_alert_email)
         if concurrency is not None:
             self.options.concurrency = concurrency
         self.name = new_id("wrk")
@@ -335,8 +337,8 @@ class InboxWorker:
         self, session: AsyncSession, fetches: SharedFetches, claimed: Claimed, event: ProviderEvent
     ) -> None:
         handler = self.options.routes[claimed.type]
-        alert_email = self.runtime.settings.billhook_alert_email
-        await handler(HandlerContext(session, fetches, event, self.runtime.clock.now(), alert_email))
+        context = HandlerContext(session, fetches, event, self.runtime.clock.now(), self.options.alert_email)
+        await handler(context)
 
     def _repeats(self, events: dict[str, ProviderEvent], reflected: set[str]) -> set[str]:
         """Events whose standard handler already runs, in this group, for the same object.
