@@ -24,8 +24,8 @@ from billhook.kit.clock import Clock
 from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.logging import get_logger
 from billhook.notifications import attach_notifications
+from billhook.ops.retention import Retention, RetentionService
 from billhook.orders import paid_events
-from billhook.outbox.retention import Retention, RetentionService
 from billhook.outbox.worker import OutboxWorker
 from billhook.payments import stats_jobs
 from billhook.providers.sandbox import Sandbox, SandboxConfig

@@ -12,8 +12,8 @@ from billhook.config import load_settings
 from billhook.inbox.worker import InboxWorker
 from billhook.kit.heap import settle_heap
 from billhook.logging import configure_logging
+from billhook.ops.retention import RetentionService
 from billhook.ops.startup import StartupError, check_database
-from billhook.outbox.retention import RetentionService
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
 

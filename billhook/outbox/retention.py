@@ -1,4 +1,4 @@
-"""Retention: done outbox jobs and processed inbox events are deleted once old enough.
+"""Retention of done outbox jobs (run by :class:`billhook.ops.retention.RetentionService`).
 
 A done job's row holds its key, and the key is what makes an effect happen once: a job enqueued
 again under a pruned key runs again. Redeliveries never get that far (the inbox keeps processed
@@ -6,33 +6,16 @@ events at least 30 days and answers them as duplicates), so only a manual replay
 than the jobs' retention repeats its effects, and those are idempotent where it matters (an email
 is recorded under the same key in ``email_messages``, an order under its payment). Dead jobs are
 never pruned: they wait for an operator.
-
-:class:`RetentionService` runs in ``billhook worker`` (and the embedded worker): every
-``interval`` it deletes in batches, each batch its own short transaction, so a large backlog never
-holds locks for long.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billhook.inbox.retention import prune_events
-from billhook.logging import get_logger
 from billhook.models import JobStatus, OutboxJob
-
-if TYPE_CHECKING:
-    from billhook.runtime import Runtime
-
-log = get_logger(__name__)
 
 
 async def prune_jobs(session: AsyncSession, now: datetime, keep: timedelta, limit: int) -> int:
@@ -46,60 +29,3 @@ async def prune_jobs(session: AsyncSession, now: datetime, keep: timedelta, limi
         delete(OutboxJob).where(OutboxJob.id.in_(oldest)).execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class Retention:
-    jobs: timedelta = timedelta(days=7)
-    events: timedelta = timedelta(days=30)
-    batch: int = 1000
-    interval: float = 3600.0  # seconds between prunes
-
-
-Prune = Callable[[AsyncSession, datetime, timedelta, int], Awaitable[int]]
-
-
-class RetentionService:
-    """A runtime service that prunes now and then; ``prune_once()`` for tests and the CLI."""
-
-    def __init__(self, runtime: Runtime, retention: Retention | None = None) -> None:
-        self.runtime = runtime
-        self.retention = retention or Retention()
-        self._task: asyncio.Task[None] | None = None
-
-    async def prune_once(self) -> dict[str, int]:
-        """Delete everything past its retention, batch by batch; returns how many of each."""
-        plan: dict[str, tuple[Prune, timedelta]] = {
-            "jobs": (prune_jobs, self.retention.jobs),
-            "events": (prune_events, self.retention.events),
-        }
-        counts = dict.fromkeys(plan, 0)
-        for name, (prune, keep) in plan.items():
-            while True:
-                async with self.runtime.session_factory() as session:
-                    deleted = await prune(session, self.runtime.clock.now(), keep, self.retention.batch)
-                    await session.commit()
-                counts[name] += deleted
-                if deleted < self.retention.batch:
-                    break
-        return counts
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                counts = await self.prune_once()
-                if any(counts.values()):
-                    log.info("retention_pruned", **counts)
-            except (SQLAlchemyError, OSError) as exc:  # the database is away: try at the next interval
-                log.warning("retention_failed", error=str(exc)[:300])
-            await asyncio.sleep(self.retention.interval)

@@ -13,8 +13,8 @@ from billhook.inbox.envelope import read_envelope
 from billhook.inbox.store import Incoming, insert_events
 from billhook.kit.clock import FrozenClock, utcnow
 from billhook.models import InboxEvent, JobStatus, OutboxJob
+from billhook.ops.retention import Retention, RetentionService
 from billhook.outbox import enqueue
-from billhook.outbox.retention import Retention, RetentionService
 from billhook.runtime import Runtime
 from tests.support.databases import make_settings
 from tests.support.inbox import event_payload

@@ -1,0 +1,85 @@
+"""Retention: done outbox jobs and processed inbox events are deleted once old enough.
+
+:class:`RetentionService` runs in ``billhook worker`` (and the embedded worker): every
+``interval`` it deletes in batches, each batch its own short transaction, so a large backlog never
+holds locks for long. What each side keeps, and why, is said beside its prune function
+(:func:`billhook.outbox.retention.prune_jobs`, :func:`billhook.inbox.retention.prune_events`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billhook.inbox.retention import prune_events
+from billhook.logging import get_logger
+from billhook.outbox.retention import prune_jobs
+
+if TYPE_CHECKING:
+    from billhook.runtime import Runtime
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    jobs: timedelta = timedelta(days=7)
+    events: timedelta = timedelta(days=30)
+    batch: int = 1000
+    interval: float = 3600.0  # seconds between prunes
+
+
+Prune = Callable[[AsyncSession, datetime, timedelta, int], Awaitable[int]]
+
+
+class RetentionService:
+    """A runtime service that prunes now and then; ``prune_once()`` for tests and the CLI."""
+
+    def __init__(self, runtime: Runtime, retention: Retention | None = None) -> None:
+        self.runtime = runtime
+        self.retention = retention or Retention()
+        self._task: asyncio.Task[None] | None = None
+
+    async def prune_once(self) -> dict[str, int]:
+        """Delete everything past its retention, batch by batch; returns how many of each."""
+        plan: dict[str, tuple[Prune, timedelta]] = {
+            "jobs": (prune_jobs, self.retention.jobs),
+            "events": (prune_events, self.retention.events),
+        }
+        counts = dict.fromkeys(plan, 0)
+        for name, (prune, keep) in plan.items():
+            while True:
+                async with self.runtime.session_factory() as session:
+                    deleted = await prune(session, self.runtime.clock.now(), keep, self.retention.batch)
+                    await session.commit()
+                counts[name] += deleted
+                if deleted < self.retention.batch:
+                    break
+        return counts
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="retention")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                counts = await self.prune_once()
+                if any(counts.values()):
+                    log.info("retention_pruned", **counts)
+            except (SQLAlchemyError, OSError) as exc:  # the database is away: try at the next interval
+                log.warning("retention_failed", error=str(exc)[:300])
+            await asyncio.sleep(self.retention.interval)
