@@ -6,9 +6,7 @@ and ``billhook analytics rebuild``: fill the MRR ledger from the mirror (safe to
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
@@ -20,9 +18,8 @@ from billhook.analytics import service
 from billhook.analytics.api_schemas import MetricsOut, ReportingOut
 from billhook.analytics.schemas import Overview
 from billhook.cache import build_cache
-from billhook.config import Settings, load_settings
-from billhook.db import create_engine, create_session_factory, migrate
-from billhook.errors import BillhookError
+from billhook.cli.db_session import run_in_session
+from billhook.config import Settings
 from billhook.kit.clock import utcnow
 from billhook.kit.formatting import format_money
 from billhook.providers.stripe import mapping
@@ -33,29 +30,6 @@ app = typer.Typer(
     help="Revenue figures (MRR, movements, churn, conversion, recovery) as a table.",
     invoke_without_command=True,
 )
-
-
-def run_in_session(action: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run ``action`` in one transaction and commit it; a Billhook error is one line and exit 1."""
-    settings = load_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            if settings.auto_migrate:
-                await migrate.upgrade(engine)
-            async with create_session_factory(engine)() as session:
-                result = await action(session, settings)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except BillhookError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _rate(value: float | None) -> str:

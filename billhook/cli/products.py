@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.catalog import repository
 from billhook.catalog.loader import load_configured_catalog
 from billhook.catalog.schemas import lookup_key
+from billhook.cli.db_session import run_in_session
 from billhook.cli.products_sync import sync
 from billhook.cli.tables import print_table
-from billhook.cli.users import run_in_session
 from billhook.config import Settings
 from billhook.kit.formatting import format_money
 

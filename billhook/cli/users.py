@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
@@ -16,37 +14,14 @@ from billhook.accounts.service import Accounts, generate_password
 from billhook.accounts.tokens import TokenSigner
 from billhook.catalog.loader import catalog_path, load_catalog
 from billhook.catalog.schemas import BUILT_IN_ROLES
+from billhook.cli.db_session import run_in_session
 from billhook.cli.tables import print_table
-from billhook.config import Settings, load_settings
-from billhook.db import create_engine, create_session_factory, migrate
-from billhook.errors import BillhookError, InvalidInput
+from billhook.config import Settings
+from billhook.errors import InvalidInput
 from billhook.kit.formatting import format_date
 
 app = typer.Typer(help="Create users and admins, change roles, list users.", no_args_is_help=True)
 T = TypeVar("T")
-
-
-def run_in_session(action: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run ``action`` in one transaction and commit it; a Billhook error is one line and exit 1."""
-    settings = load_settings()
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            if settings.auto_migrate:
-                await migrate.upgrade(engine)
-            async with create_session_factory(engine)() as session:
-                result = await action(session, settings)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except BillhookError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _accounts(session: AsyncSession, settings: Settings) -> Accounts:
