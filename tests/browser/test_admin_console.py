@@ -20,7 +20,6 @@ import os
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,19 +30,9 @@ from billhook.kit.formatting import format_money
 from billhook.kit.ids import new_id
 from billhook.models import OutboxJob, Price, Subscription, User
 from billhook.providers.actions import CheckoutRequest
+from tests.support.browser import ARTIFACTS, launch_chromium, needs_chromium
 from tests.support.stack import PASSWORD, Customer, Stack
 from tests.support.subscriptions import save_new_card, status_becomes
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 # The catalog (billhook.toml), in cents.
 ENTERPRISE, PREMIUM, DOMAIN_YEAR = 9900, 2900, 1500
@@ -253,7 +242,7 @@ def assert_api_figures(body: dict[str, Any]) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium package)")
+@needs_chromium
 async def test_the_admin_console_shows_the_scenario_figures(stack: Stack, backend: str) -> None:
     start = datetime.now(UTC) - timedelta(minutes=1)
     built = await build_scenario(stack)
@@ -263,7 +252,7 @@ async def test_the_admin_console_shows_the_scenario_figures(stack: Stack, backen
     admin = await make_admin(stack, "root@example.com")
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = await launch_chromium(playwright)
         try:
             page = await sign_in(browser, stack, "root@example.com")
             await page.goto(

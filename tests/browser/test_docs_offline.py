@@ -15,18 +15,9 @@ import pytest
 from playwright.async_api import Route, async_playwright, expect
 
 from billhook.app import create_app
+from tests.support.browser import launch_chromium, needs_chromium
 from tests.support.databases import make_settings
 from tests.support.server import ServerThread, free_port
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -47,7 +38,7 @@ def root(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium package)")
+@needs_chromium
 async def test_docs_and_redoc_load_with_the_network_cut_off(root: str) -> None:
     blocked: list[tuple[str, str]] = []
 
@@ -59,7 +50,7 @@ async def test_docs_and_redoc_load_with_the_network_cut_off(root: str) -> None:
             await route.abort("internetdisconnected")
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = await launch_chromium(playwright)
         try:
             context = await browser.new_context()
             await context.route("**/*", loopback_only)

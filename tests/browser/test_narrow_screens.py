@@ -6,23 +6,12 @@ Real Chromium (Debian's ``/usr/bin/chromium`` via Playwright). Screenshots go to
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.async_api import Page, async_playwright
 
+from tests.support.browser import ARTIFACTS, launch_chromium, needs_chromium
 from tests.support.stack import Stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PHONE = {"width": 375, "height": 740}
 
 
@@ -36,14 +25,14 @@ async def fits(page: Page, url: str, name: str) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium package)")
+@needs_chromium
 async def test_every_page_fits_a_375_px_screen(stack: Stack, backend: str) -> None:
     ada = await stack.register("ada.lovelace.with.a.rather.long.address@example.com")
     checkout = await stack.checkout(ada, product_id="premium_sub")
     assert checkout.status_code == 201, checkout.text
     checkout_url = checkout.json()["url"]
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = await launch_chromium(playwright)
         try:
             page = await browser.new_page(viewport=PHONE)
             page.set_default_timeout(15_000)

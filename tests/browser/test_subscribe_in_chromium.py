@@ -6,23 +6,11 @@ A screenshot of every page is kept under ``test-artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from tests.support.browser import ARTIFACTS, launch_chromium, needs_chromium
 from tests.support.stack import Stack
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 async def shot(page: Page, name: str, backend: str) -> None:
@@ -31,10 +19,10 @@ async def shot(page: Page, name: str, backend: str) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium package)")
+@needs_chromium
 async def test_sign_up_subscribe_and_see_the_plan(stack: Stack, backend: str) -> None:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = await launch_chromium(playwright)
         try:
             page = await browser.new_page()
             page.set_default_timeout(15_000)
