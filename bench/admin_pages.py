@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import secrets
 import statistics
 import time
@@ -29,7 +28,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.analytics_queries import ADMIN_URL, RESULTS, _admin, _sizes, seed
+from bench.analytics_queries import ADMIN_URL, _admin, _sizes, seed
+from bench.results import write_section
 from billhook.accounts.passwords import Passwords
 from billhook.accounts.policy import account_policy
 from billhook.accounts.service import Accounts
@@ -212,18 +212,6 @@ def _section(
     ])  # fmt: skip
 
 
-def write_section(section: str) -> None:
-    """Replace the admin section (up to the next "## " heading) or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(rf"^{HEADING}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    updated = (
-        pattern.sub(lambda _m: section + "\n", text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + section
-    )
-    RESULTS.write_text(updated.rstrip() + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=7, help="timed runs per query and page")
@@ -233,7 +221,7 @@ def main() -> None:
     args = parser.parse_args()
     section = asyncio.run(asyncio.wait_for(run(max(args.runs, 1), args.scale), args.timeout))
     if not args.no_write:
-        write_section(section)
+        write_section(HEADING, section)
     print(section)
 
 

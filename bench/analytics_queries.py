@@ -20,18 +20,17 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import secrets
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.results import write_section
 from billhook.analytics import repository as repo
 from billhook.analytics import service
 from billhook.analytics.periods import bucket_ends, parse_period
@@ -39,7 +38,6 @@ from billhook.analytics.schemas import Period
 from billhook.db import create_engine, create_session_factory, migrate
 
 ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Analytics queries"
 
 # {n}: row count; every row's time is within two years before now(). Plain SQL, run once each.
@@ -259,18 +257,6 @@ def _section(
     ])  # fmt: skip
 
 
-def write_section(section: str) -> None:
-    """Replace the analytics section (up to the next "## " heading) or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(rf"^{HEADING}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    updated = (
-        pattern.sub(lambda _m: section + "\n", text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + section
-    )
-    RESULTS.write_text(updated.rstrip() + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=7, help="timed runs per query and period")
@@ -280,7 +266,7 @@ def main() -> None:
     args = parser.parse_args()
     section = asyncio.run(asyncio.wait_for(run(max(args.runs, 1), args.scale), args.timeout))
     if not args.no_write:
-        write_section(section)
+        write_section(HEADING, section)
     print(section)
 
 

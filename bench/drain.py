@@ -52,6 +52,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import event
 
+from bench.results import write_section
 from billhook.bootstrap import build_runtime
 from billhook.cli.worker import _serve
 from billhook.config import load_settings
@@ -66,7 +67,6 @@ from billhook.providers.stripe import StripeProvider
 from billhook.providers.stripe.limits import RateLimits
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).with_name("RESULTS.md")
 ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LIVE_KEY = "sk_live_bench"
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
@@ -498,17 +498,6 @@ def section(runs: list[Run], mix: dict[str, int], args: argparse.Namespace) -> s
     )
 
 
-def write_results(text: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"## Drain\n.*?(?=\n## |\Z)", re.S)
-    updated = (
-        pattern.sub(text.rstrip("\n"), current)
-        if pattern.search(current)
-        else current.rstrip("\n") + "\n\n" + text
-    )
-    RESULTS.write_text(updated if updated.endswith("\n") else updated + "\n")
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "stand-in":
         serve_stand_in(int(sys.argv[2]), sys.argv[3])
@@ -528,7 +517,7 @@ def main() -> None:
     text = section(runs, mix, args)
     print(text)
     if args.write:
-        write_results(text)
+        write_section("## Drain", text)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import secrets
 import signal
 import statistics
@@ -27,6 +26,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy import func, insert, select
 
+from bench.results import write_section
 from billhook.config import load_settings
 from billhook.db import create_engine, create_session_factory, migrate
 from billhook.kit.clock import utcnow
@@ -37,7 +37,6 @@ from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
 
 ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-RESULTS = Path(__file__).with_name("RESULTS.md")
 NOOP, STAMP = "bench.noop", "bench.stamp"
 
 
@@ -203,18 +202,6 @@ def _section(rates: dict[int, float], p50: float, p99: float, jobs: int, concurr
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    """Replace the "## Outbox" section (up to the next "## " heading) or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(r"^## Outbox\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    updated = (
-        pattern.sub(lambda _m: section + "\n", text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + section
-    )
-    RESULTS.write_text(updated.rstrip() + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=2000, help="jobs per throughput run (max 20000)")
@@ -226,7 +213,7 @@ def main() -> None:
         asyncio.run(serve(args.serve, args.concurrency))
         return
     section = asyncio.run(run(min(args.jobs, 20_000), args.concurrency, args.timeout))
-    write_section(section)
+    write_section("## Outbox", section)
     print(section)
 
 

@@ -50,6 +50,7 @@ import uvicorn
 import uvloop
 from fastapi import FastAPI
 
+from bench.results import write_section
 from billhook.app import create_app
 from billhook.config import load_settings
 from billhook.db import create_engine, create_session_factory, migrate
@@ -66,7 +67,6 @@ from billhook.providers.stripe import StripeProvider
 from billhook.runtime import Runtime
 
 ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-RESULTS = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_bench_" + "k" * 24
 PATH = "/api/payments/webhook"
@@ -626,16 +626,6 @@ def _verdict(runs: list[Run]) -> list[str]:
     ]
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(r"^## Webhook ingest\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
@@ -659,7 +649,7 @@ def main() -> None:
     section = _section(result, args.events, args.max_seconds)
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_section("## Webhook ingest", section)
 
 
 if __name__ == "__main__":
