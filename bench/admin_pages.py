@@ -28,7 +28,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.analytics_queries import ADMIN_URL, _admin, _sizes, seed
+from bench.analytics_queries import _sizes, seed
+from bench.postgres import ADMIN_URL
+from bench.postgres import admin as _admin
 from bench.results import write_section
 from billhook.accounts.passwords import Passwords
 from billhook.accounts.policy import account_policy

@@ -30,6 +30,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.postgres import ADMIN_URL
+from bench.postgres import admin as _admin
 from bench.results import write_section
 from billhook.analytics import repository as repo
 from billhook.analytics import service
@@ -37,7 +39,6 @@ from billhook.analytics.periods import bucket_ends, parse_period
 from billhook.analytics.schemas import Period
 from billhook.db import create_engine, create_session_factory, migrate
 
-ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 HEADING = "## Analytics queries"
 
 # {n}: row count; every row's time is within two years before now(). Plain SQL, run once each.
@@ -139,14 +140,6 @@ def _sizes(scale: float) -> dict[str, int]:
         "checkouts": 150_000, "jobs": 300_000, "events": 300_000,
     }  # fmt: skip
     return {name: max(100, int(count * scale)) for name, count in base.items()}
-
-
-async def _admin(sql: str, url: str = ADMIN_URL) -> None:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 async def seed(url: str, sizes: dict[str, int]) -> dict[str, int]:

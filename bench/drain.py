@@ -52,6 +52,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import event
 
+from bench.postgres import ADMIN_URL
+from bench.postgres import admin as _admin
 from bench.results import write_section
 from billhook.bootstrap import build_runtime
 from billhook.cli.worker import _serve
@@ -67,7 +69,6 @@ from billhook.providers.stripe import StripeProvider
 from billhook.providers.stripe.limits import RateLimits
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LIVE_KEY = "sk_live_bench"
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 POLL_MARK = "/* bench-poll */"
@@ -238,14 +239,6 @@ class Run:
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 async def _scratch_database() -> tuple[str, str]:

@@ -23,9 +23,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import func, insert, select
 
+from bench.postgres import ADMIN_URL
+from bench.postgres import admin as _admin
 from bench.results import write_section
 from billhook.config import load_settings
 from billhook.db import create_engine, create_session_factory, migrate
@@ -36,7 +37,6 @@ from billhook.outbox import JobContext, enqueue
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
 
-ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOOP, STAMP = "bench.noop", "bench.stamp"
 
 
@@ -157,14 +157,6 @@ async def latency(url: str, samples: int, concurrency: int, limit: float) -> tup
         await engine.dispose()
     waits = sorted((started - committed[key]).total_seconds() * 1000 for key, started in stamps)
     return statistics.median(waits), waits[min(len(waits) - 1, int(len(waits) * 0.99))]
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 async def run(jobs: int, concurrency: int, limit: float) -> str:

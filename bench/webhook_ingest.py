@@ -50,6 +50,8 @@ import uvicorn
 import uvloop
 from fastapi import FastAPI
 
+from bench.postgres import ADMIN_URL
+from bench.postgres import admin as _admin
 from bench.results import write_section
 from billhook.app import create_app
 from billhook.config import load_settings
@@ -66,7 +68,6 @@ from billhook.providers.sandbox import Sandbox, SandboxConfig
 from billhook.providers.stripe import StripeProvider
 from billhook.runtime import Runtime
 
-ADMIN_URL = os.environ.get("BILLHOOK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_bench_" + "k" * 24
 PATH = "/api/payments/webhook"
@@ -340,14 +341,6 @@ async def _wait_for_port(port: int, process: subprocess.Popen[bytes], within: fl
         except OSError:
             await asyncio.sleep(0.1)
     raise RuntimeError("server did not start")
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 async def _scratch_database() -> tuple[str, str]:
