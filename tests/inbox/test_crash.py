@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from billhook.models import AuditEntry, InboxEvent, OutboxJob, Subscription
@@ -30,6 +31,7 @@ async def read_until(stream: asyncio.StreamReader, prefix: str, timeout: float =
             return lines
 
 
+@pytest.mark.reliability
 async def test_sigkill_mid_event_then_restart(stack: InboxStack, database_url: str) -> None:
     await stack.server.connect_webhooks()
     subs = [await stack.shop.subscribe(f"k{n}@example.com") for n in range(2)]

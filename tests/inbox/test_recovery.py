@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from billhook.inbox.reconcile import reconcile
@@ -21,6 +22,7 @@ from tests.support.fake_provider import FakeProvider
 from tests.support.inbox import SECRET, InboxStack, all_event_ids, event_payload, settled
 
 
+@pytest.mark.reliability
 async def test_reconcile_heals_dropped_deliveries(stack: InboxStack) -> None:
     await stack.server.connect_webhooks()
     await stack.server.set_chaos(drop=0.2)
