@@ -8,12 +8,8 @@ takes a fresh start time) and never assume an empty table.
 from __future__ import annotations
 
 import itertools
-import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,12 +19,7 @@ from billhook.models import Booking, Payment, User
 from tests.support.stack import (
     PASSWORD,
     Customer,
-    ServerThread,
-    ShiftClock,
     Stack,
-    build_app,
-    fast_runtime,
-    free_port,
 )
 
 _slots = itertools.count(1)
@@ -38,25 +29,6 @@ def next_start() -> str:
     """A start time no other booking in the module uses (coaches refuse overlaps)."""
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10, hours=2 * next(_slots))
     return start.isoformat()
-
-
-@asynccontextmanager
-async def payments_stack(database_url: str, tmp_path: Path, sandbox_template: Path) -> AsyncIterator[Stack]:
-    shutil.copy(sandbox_template, tmp_path / "sandbox.db")
-    port = free_port()
-    clock = ShiftClock()
-    runtime = fast_runtime(database_url, tmp_path, port, clock)
-    app = build_app(runtime)
-    server = ServerThread(app, port)
-    stack = Stack(runtime, server, port, database_url, clock)
-    server.start()
-    try:
-        await stack.sync_catalog()
-        yield stack
-    finally:
-        await stack.aclose()
-        await stack.stop_workers()
-        server.stop()
 
 
 @dataclass

@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 
 from tests.support.databases import BACKENDS, migrated_database
-from tests.support.payments import People, make_people, payments_stack
-from tests.support.stack import Stack, sandbox_template
+from tests.support.payments import People, make_people
+from tests.support.stack import Stack, running_stack, sandbox_template
 
 __all__ = ["sandbox_template"]
 
@@ -27,7 +27,7 @@ async def shared_stack(
     tmp_path = tmp_path_factory.mktemp(f"stack-{request.param}")
     async with (
         migrated_database(str(request.param), tmp_path, sqlite_template, pg_databases) as url,
-        payments_stack(url, tmp_path, sandbox_template) as stack,
+        running_stack(url, tmp_path, sandbox_template) as stack,
     ):
         yield stack
 
