@@ -8,7 +8,6 @@ app, the CLI and standalone workers all build their runtime here, so they agree 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 from billhook import entitlements
@@ -21,6 +20,7 @@ from billhook.customers import default_card
 from billhook.fulfilment.jobs import register_jobs as register_fulfilment_jobs
 from billhook.inbox.worker import InboxWorker, WorkerOptions
 from billhook.kit.clock import Clock
+from billhook.kit.tasks import cancel_and_wait
 from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.logging import get_logger
 from billhook.notifications import attach_notifications
@@ -112,10 +112,7 @@ class SandboxCatalogSync:
         return None
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         delay = self.first_delay

@@ -10,7 +10,6 @@ for many events. On PostgreSQL that statement runs in autocommit on connections 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from billhook.db.engine import DatabaseTimeouts
 from billhook.inbox import metrics
 from billhook.inbox.envelope import Envelope
 from billhook.kit.ids import new_id
+from billhook.kit.tasks import cancel_and_wait
 from billhook.models import InboxEvent, InboxStatus
 
 TABLE: Table = InboxEvent.__table__  # type: ignore[assignment]
@@ -268,11 +268,8 @@ class GroupCommitWriter:
         """Nothing to start: the flushing task starts with the first event (in the serving loop)."""
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._flushes:  # let batches already sent finish, so their callers get an answer
             await asyncio.gather(*self._flushes, return_exceptions=True)
         if self._writer_pool is not None:

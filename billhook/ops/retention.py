@@ -9,7 +9,6 @@ holds locks for long. What each side keeps, and why, is said beside its prune fu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.inbox.retention import prune_events
+from billhook.kit.tasks import cancel_and_wait
 from billhook.logging import get_logger
 from billhook.outbox.retention import prune_jobs
 
@@ -68,11 +68,8 @@ class RetentionService:
         self._task = asyncio.create_task(self._run(), name="retention")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select, update
 
+from billhook.kit.tasks import cancel_and_wait
+
 from .config import ChaosSettings
 from .errors import invalid
 from .ids import new_id, random_token
@@ -161,11 +163,8 @@ class Deliverer:
             self._task = asyncio.create_task(self._run(), name="sandbox-webhook-deliverer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         config = self.store.config
