@@ -105,7 +105,7 @@ def csrf_token_for(runtime: Runtime, nonce: str, claims: TokenClaims | None) -> 
     return hmac.new(runtime.settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _origin(url: str) -> str | None:
+def origin_of(url: str) -> str | None:
     """``scheme://host:port`` of ``url`` (default ports spelled out), or None when it has none."""
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -126,11 +126,11 @@ def same_origin(request: Request, runtime: Runtime) -> bool:
     cookie); the CSRF token alone decides (OWASP's CSRF cheat sheet: verify the origin with
     standard headers *and* use a token).
     """
-    expected = _origin(runtime.settings.billhook_base_url)
+    expected = origin_of(runtime.settings.billhook_base_url)
     for header in ("origin", "referer"):
         value = request.headers.get(header)
         if value is not None:
-            return _origin(value) == expected
+            return origin_of(value) == expected
     return True
 
 

@@ -33,6 +33,8 @@ from billhook.accounts.deps import (
     csrf_nonce,
     csrf_token_for,
     csrf_valid,
+    origin_of,
+    same_origin,
     session_claims,
     set_csrf_cookie,
 )
@@ -131,8 +133,10 @@ class AdminRoute(APIRoute):
 
 def _back(request: Request) -> str | None:
     """Where "Go back" leads: the referring console page, if it is one."""
-    referer = urlsplit(request.headers.get("referer", ""))
-    if referer.path.startswith("/admin") and _same_origin(request, request.headers.get("referer", "")):
+    stated = request.headers.get("referer", "")
+    referer = urlsplit(stated)
+    base = get_runtime(request).settings.billhook_base_url
+    if referer.path.startswith("/admin") and origin_of(stated) == origin_of(base):
         return referer.path + (f"?{referer.query}" if referer.query else "")
     return None
 
@@ -148,22 +152,13 @@ async def admin_user(auth: OptionalAuthDep) -> User:
 AdminDep = Annotated[User, Depends(admin_user)]
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
-def _same_origin(request: Request, url: str) -> bool:
-    return _origin(url) == _origin(get_runtime(request).settings.billhook_base_url)
-
-
 def check_origin(request: Request) -> None:
-    """``Origin`` (or, without it, ``Referer``) must be the base URL's origin when present."""
-    stated = request.headers.get("origin") or request.headers.get("referer")
-    if stated and stated != "null" and not _same_origin(request, stated):
-        raise CsrfRejected("this form was sent from another site; use the console's own pages")
-    if stated == "null":
+    """``Origin`` (or, without it, ``Referer``) must be the base URL's origin when present; checked
+    before the form is read, with a message that says which (the CSRF check repeats it)."""
+    if request.headers.get("origin") == "null":
         raise CsrfRejected("this form was sent from an opaque origin; use the console's own pages")
+    if not same_origin(request, get_runtime(request)):
+        raise CsrfRejected("this form was sent from another site; use the console's own pages")
 
 
 async def action_form(request: Request) -> FormData:
