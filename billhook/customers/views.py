@@ -7,7 +7,7 @@ payment statistics' generation (``GET /api/payments``); being outbox rows, they 
 change has committed, so a reader cannot cache the old state again in between (invalidating
 before the commit could). One pair of jobs per user and transaction, however many rows changed.
 
-The job types are named here, not imported: their handlers live downstream
+The job types' contracts are in :mod:`billhook.outbox.contracts`; their handlers live downstream
 (``billhook.subscriptions.cache_jobs``, ``billhook.payments.stats_jobs``).
 """
 
@@ -16,10 +16,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.kit.ids import new_id
-from billhook.outbox import enqueue
+from billhook.outbox.contracts import (
+    INVALIDATE_PAYMENT_STATS,
+    INVALIDATE_SUBSCRIPTION_CACHE,
+    InvalidatePaymentStats,
+    InvalidateSubscriptionCache,
+)
 
-INVALIDATE_SUBSCRIPTION_CACHE = "subscriptions.invalidate_cache"
-INVALIDATE_PAYMENT_STATS = "payments.invalidate_stats"
 _SEEN = "billhook.views_changed"
 
 
@@ -42,6 +45,8 @@ async def views_changed(session: AsyncSession, user_id: str | None) -> None:
     marked.add(user_id)
     if user_id is not None:
         key = f"subscription_cache:{user_id}:{token}"
-        await enqueue(session, INVALIDATE_SUBSCRIPTION_CACHE, {"user_id": user_id}, key=key, max_attempts=3)
+        await INVALIDATE_SUBSCRIPTION_CACHE.enqueue(
+            session, InvalidateSubscriptionCache(user_id=user_id), key=key
+        )
     # The same key for the whole transaction: the statistics are bumped once.
-    await enqueue(session, INVALIDATE_PAYMENT_STATS, {}, key=f"payment_stats:{token}", max_attempts=3)
+    await INVALIDATE_PAYMENT_STATS.enqueue(session, InvalidatePaymentStats(), key=f"payment_stats:{token}")

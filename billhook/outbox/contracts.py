@@ -154,6 +154,26 @@ RECORD_REFUNDED = JobContract("order.record_refunded", RecordRefunded, FULFILMEN
 PROVISION_CUSTOMER = JobContract("accounts.provision_customer", ProvisionCustomer, FULFILMENT_POLICY)
 
 
+# -- cached views -------------------------------------------------------------------------------
+
+
+class InvalidateSubscriptionCache(JobPayload):
+    """Forget one user's cached subscription overview once the change that staled it commits."""
+
+    user_id: str
+
+
+class InvalidatePaymentStats(JobPayload):
+    """Bump the generation of the payment statistics' cache."""
+
+
+CACHE_POLICY = RetryPolicy(max_attempts=3)
+INVALIDATE_SUBSCRIPTION_CACHE = JobContract(
+    "subscriptions.invalidate_cache", InvalidateSubscriptionCache, CACHE_POLICY
+)
+INVALIDATE_PAYMENT_STATS = JobContract("payments.invalidate_stats", InvalidatePaymentStats, CACHE_POLICY)
+
+
 # -- outgoing webhooks ----------------------------------------------------------------------------
 
 
@@ -174,5 +194,7 @@ CONTRACTS: tuple[JobContract[Any], ...] = (
     RECORD_PAID,
     RECORD_REFUNDED,
     PROVISION_CUSTOMER,
+    INVALIDATE_SUBSCRIPTION_CACHE,
+    INVALIDATE_PAYMENT_STATS,
     PUBLISH_WEBHOOK,
 )

@@ -8,8 +8,8 @@
   key ``order_refund:<refund id>``; ``amount_refunded`` is the charge's running total.
 * ``accounts.provision_customer`` {customer_id, email, event_id}; key
   ``accounts.provision:<customer id>``: a completed checkout whose customer has no user.
-* ``subscriptions.invalidate_cache`` {user_id}; key ``subscription_cache:<sub>:<event id>``.
-* ``payments.invalidate_stats`` {}; key ``payment_stats:<event id>``.
+* ``subscriptions.invalidate_cache`` and ``payments.invalidate_stats``: requested by
+  :func:`billhook.customers.views.views_changed`, once per user and transaction.
 * ``email.send`` {template, to, context, key_object}; key ``email:<template>:<to>:<object id>``,
   templates ``payment_failed`` (per failed charge), ``subscription_canceled``, ``refund_issued``.
 
@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.models import Customer, Subscription
-from billhook.outbox import enqueue
 from billhook.outbox.contracts import (
     PROVISION_CUSTOMER,
     RECORD_PAID,
@@ -47,9 +46,6 @@ from billhook.providers.base import (
     ProviderPaymentIntent,
     ProviderRefund,
 )
-
-INVALIDATE_SUBSCRIPTION_CACHE = "subscriptions.invalidate_cache"
-INVALIDATE_PAYMENT_STATS = "payments.invalidate_stats"
 
 PAYMENT_FAILED = "payment_failed"
 SUBSCRIPTION_CANCELED = "subscription_canceled"
@@ -141,20 +137,6 @@ async def provision_customer(
     )
     key = f"accounts.provision:{customer.stripe_id}"
     return await PROVISION_CUSTOMER.enqueue(session, payload, key=key)
-
-
-async def invalidate_subscription_cache(
-    session: AsyncSession, subscription: Subscription, event_id: str | None
-) -> bool:
-    if not subscription.user_id:
-        return False
-    key = f"subscription_cache:{subscription.stripe_id}:{event_id}"
-    payload = {"user_id": subscription.user_id}
-    return await enqueue(session, INVALIDATE_SUBSCRIPTION_CACHE, payload, key=key)
-
-
-async def invalidate_payment_stats(session: AsyncSession, event_id: str) -> bool:
-    return await enqueue(session, INVALIDATE_PAYMENT_STATS, {}, key=f"payment_stats:{event_id}")
 
 
 async def send_email(

@@ -1,15 +1,14 @@
 """The ``payments.invalidate_stats`` job: the admin list's cached statistics are out of date.
 
-The inbox enqueues it (keyed by the causing event) when a webhook changes a payment, so it runs
-after that change commits.
+:func:`billhook.customers.views.views_changed` requests it (once per transaction) whenever the
+mirror changes what the statistics count, so it runs after that change commits.
 """
 
 from __future__ import annotations
 
-from billhook.outbox import JobContext, JobRegistry, RetryPolicy
+from billhook.outbox import JobContext, JobRegistry
+from billhook.outbox.contracts import INVALIDATE_PAYMENT_STATS
 from billhook.payments.stats import invalidate_payment_stats
-
-INVALIDATE_STATS = "payments.invalidate_stats"
 
 
 async def invalidate_stats(ctx: JobContext) -> None:
@@ -18,4 +17,4 @@ async def invalidate_stats(ctx: JobContext) -> None:
 
 
 def register_jobs(registry: JobRegistry) -> None:
-    registry.register(INVALIDATE_STATS, invalidate_stats, RetryPolicy(max_attempts=3))
+    registry.register(INVALIDATE_PAYMENT_STATS, invalidate_stats)
