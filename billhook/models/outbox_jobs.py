@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhook.db.base import Base, TimestampMixin
@@ -14,10 +14,23 @@ from billhook.kit.ids import new_id
 
 
 class JobStatus(StrEnum):
+    """What ``status`` holds, plus ``RUNNING``, which is derived and never stored.
+
+    A claimed job stays ``pending``; it is running while its lease (``locked_by``,
+    ``locked_until`` in the future) is live, see :meth:`OutboxJob.state`. Only finishing
+    (``done``) and burying (``dead``) move ``status``: the claim then changes no indexed column
+    (PostgreSQL updates the row in place, HOT, with no new index entry) and the pending index
+    below holds only the jobs that are not settled.
+    """
+
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
     DEAD = "dead"
+
+
+_PENDING = text("status = 'pending'")
+_DEAD = text("status = 'dead'")
 
 
 class OutboxJob(TimestampMixin, Base):
@@ -29,7 +42,10 @@ class OutboxJob(TimestampMixin, Base):
 
     __tablename__ = "outbox_jobs"
     __table_args__ = (
-        Index("ix_outbox_jobs_due", "status", "run_after"),
+        # The claim's index: only unsettled jobs, so its size follows the backlog, not the table.
+        Index("ix_outbox_jobs_pending", "run_after", postgresql_where=_PENDING, sqlite_where=_PENDING),
+        # The admin console's dead letters, newest first.
+        Index("ix_outbox_jobs_dead", "created_at", "id", postgresql_where=_DEAD, sqlite_where=_DEAD),
         # Analytics: job success rate over the jobs finished in a period.
         Index("ix_outbox_jobs_finished_at", "finished_at", postgresql_include=["status", "type"]),
     )
@@ -46,3 +62,9 @@ class OutboxJob(TimestampMixin, Base):
     locked_by: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def state(self, now: datetime) -> JobStatus:
+        """The status to show: a pending job under a live lease is running."""
+        if self.status == JobStatus.PENDING and self.locked_until is not None and self.locked_until >= now:
+            return JobStatus.RUNNING
+        return JobStatus(self.status)
