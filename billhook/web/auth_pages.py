@@ -102,7 +102,11 @@ async def login(
             await throttle.failed(email, address)
             raise
     except (InvalidCredentials, LoginThrottled) as exc:
-        return render(request, "login.html", {**context, "error": exc.message}, status_code=exc.status_code)
+        page = render(request, "login.html", {**context, "error": exc.message}, status_code=exc.status_code)
+        retry_after = exc.details.get("retry_after_seconds")
+        if retry_after is not None:  # the same header the API's 429 carries
+            page.headers["Retry-After"] = str(retry_after)
+        return page
     await throttle.succeeded(email)
     return signed_in(redirect(context["next"]), runtime, accounts, user)
 

@@ -135,6 +135,8 @@ async def test_wrong_passwords_are_shown_then_throttled(h: Harness) -> None:
     blocked = await submit(h.client, "/login", "/login", email="ada@example.com", password="correct horse")
     assert blocked.status_code == 429
     assert "too many failed sign-in attempts" in blocked.text
+    assert int(blocked.headers["Retry-After"]) > 0  # the page says when, as the API's 429 does
+    assert "Retry-After" not in wrong.headers
 
 
 async def test_signing_out_revokes_the_session(h: Harness) -> None:
