@@ -98,6 +98,7 @@ class MetricsOut(BaseModel):
     mrr_at_start: int
     customers_at_start: int
     churned_customers: int
+    churned_joined_in_period: int
     customer_churn_rate: float | None
     gross_revenue_churn_rate: float | None
     net_revenue_churn_rate: float | None
@@ -130,6 +131,7 @@ class MetricsOut(BaseModel):
             mrr_at_start=figures.mrr_at_start,
             customers_at_start=figures.customers_at_start,
             churned_customers=figures.churned_customers,
+            churned_joined_in_period=figures.churned_joined_in_period,
             customer_churn_rate=figures.customer_churn_rate,
             gross_revenue_churn_rate=figures.gross_revenue_churn_rate,
             net_revenue_churn_rate=figures.net_revenue_churn_rate,

@@ -116,6 +116,8 @@ class Overview:
     mrr_at_start: int = 0
     customers_at_start: int = 0
     churned_customers: int = 0
+    # Of ``churned_customers``, those who joined inside the period: not counted in the rate.
+    churned_joined_in_period: int = 0
     reporting_currency: str | None = None
     reporting_mrr: int | None = None
 

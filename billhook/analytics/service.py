@@ -161,6 +161,7 @@ async def overview(session: AsyncSession, period: Period, *, currency: str | Non
         mrr_at_start=mrr_at_start,
         customers_at_start=customers_at_start,
         churned_customers=churned,
+        churned_joined_in_period=churned_new,
     )
 
 

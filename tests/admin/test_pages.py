@@ -229,6 +229,20 @@ async def test_the_overview_shows_the_figures_and_inline_charts_without_script(h
     assert "src=" not in page.text and "@import" not in page.text
 
 
+async def test_churned_customers_who_joined_in_the_period_are_counted_apart(h: Harness) -> None:
+    admin = await signed_in(h, "root@example.com", role="admin")
+    now = h.runtime.clock.now()
+    async with h.runtime.session_factory() as session:
+        joined, left = now - timedelta(days=5), now - timedelta(days=2)
+        await analytics.sync(session, analytics.subscription("sub_brief", "cus_brief", start=joined))
+        brief = analytics.subscription("sub_brief", "cus_brief", "canceled", start=joined, ended_at=left)
+        await analytics.sync(session, brief)
+        await session.commit()
+    page = await admin.get("/admin", params={"period": "30d", "currency": "usd"})
+    assert page.status_code == 200, page.text
+    assert '<dd id="churned-customers">0 of 0, and 1 who joined in the period</dd>' in page.text
+
+
 async def test_the_overview_is_cached_for_its_period_interval_and_currency(h: Harness) -> None:
     admin = await signed_in(h, "root@example.com", role="admin")
     query = {"period": "quarter", "interval": "week", "currency": "eur"}

@@ -90,6 +90,7 @@ async def test_customer_churn_leaves_out_customers_who_joined_and_left_in_the_pe
             )
         figures = await overview(session, JANUARY, currency="usd", now=NOW)
     assert (figures.churned_customers, figures.customers_at_start) == (3, 10)
+    assert figures.churned_joined_in_period == 1
     assert figures.customer_churn_rate == pytest.approx(0.2)  # (3 - 1) / 10
     assert (figures.movements.new, figures.movements.churn) == (1000, -3000)
 
