@@ -286,6 +286,7 @@ async def operations(request: Request, session: SessionDep, runtime: RuntimeDep,
         "notice": _notice(request),
         "summary": await operations_summary(session, period),
         "summary_period": period,
+        "now": runtime.clock.now(),  # a job's shown state (running = under a live lease) needs it
     }
     return page(request, "operations.html", context, user=admin)
 

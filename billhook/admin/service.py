@@ -139,7 +139,7 @@ async def retry_jobs(
         raise NotFound(f"no job {missing[0]!r}")
     alive = [job for job in jobs.values() if job.status != JobStatus.DEAD]
     if alive:
-        raise Conflict(f"job {alive[0].id} is {alive[0].status}; only dead jobs can be retried")
+        raise Conflict(f"job {alive[0].id} is {alive[0].state(now)}; only dead jobs can be retried")
     retried = []
     for job_id in job_ids:
         job = await retry_dead_job(session, job_id, now)
@@ -169,7 +169,7 @@ async def resend_emails(
     }
     busy = [job for job in jobs.values() if job is not None and job.status != JobStatus.DEAD]
     if busy:
-        raise Conflict(f"email job {busy[0].id} is {busy[0].status}; it will send (or fail) on its own")
+        raise Conflict(f"email job {busy[0].id} is {busy[0].state(now)}; it will send (or fail) on its own")
     for message_id in message_ids:
         message, job = messages[message_id], jobs[message_id]
         if job is None:  # the row was recorded but its job is gone (pruned): queue it afresh

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import typer
@@ -61,9 +62,9 @@ def _run(action: Callable[[AsyncSession, Runtime], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
-def _summary(job: OutboxJob) -> dict[str, Any]:
+def _summary(job: OutboxJob, now: datetime) -> dict[str, Any]:
     return {
-        "id": job.id, "type": job.type, "status": job.status, "attempts": job.attempts,
+        "id": job.id, "type": job.type, "status": job.state(now), "attempts": job.attempts,
         "max_attempts": job.max_attempts, "run_after": job.run_after.isoformat(), "key": job.key,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
@@ -83,9 +84,10 @@ def list_command(
         typer.echo(f"error: unknown status {status!r}; use pending, running, done or dead", err=True)
         raise typer.Exit(1)
 
-    async def action(session: AsyncSession, _runtime: Runtime) -> list[dict[str, Any]]:
-        found = await repository.list_jobs(session, status=status, job_type=job_type, limit=limit)
-        return [_summary(job) for job in found]
+    async def action(session: AsyncSession, runtime: Runtime) -> list[dict[str, Any]]:
+        now = runtime.clock.now()
+        found = await repository.list_jobs(session, now=now, status=status, job_type=job_type, limit=limit)
+        return [_summary(job, now) for job in found]
 
     rows = _run(action)
     if as_json:
@@ -113,11 +115,11 @@ def list_command(
 def show_command(job_id: str = typer.Argument(..., help="The job's id (job_…).")) -> None:
     """Show one job with its payload and full last error."""
 
-    async def action(session: AsyncSession, _runtime: Runtime) -> dict[str, Any]:
+    async def action(session: AsyncSession, runtime: Runtime) -> dict[str, Any]:
         job = await repository.get(session, job_id)
         if job is None:
             raise NotFound(f"no job {job_id!r}")
-        return {**_summary(job), "payload": job.payload, "last_error": job.last_error,
+        return {**_summary(job, runtime.clock.now()), "payload": job.payload, "last_error": job.last_error,
                 "locked_by": job.locked_by}  # fmt: skip
 
     typer.echo(json.dumps(_run(action), indent=2, default=str))

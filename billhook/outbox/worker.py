@@ -3,7 +3,7 @@
 Guarantees, and what they rest on:
 
 * A handler's database writes and the job's "done" mark commit in one transaction
-  (:func:`repository.finish` runs in the handler's session), so a crash repeats neither.
+  (:func:`repository.mark_done` runs in the handler's session), so a crash repeats neither.
 * PostgreSQL: claims use ``FOR UPDATE SKIP LOCKED`` and the handler's transaction keeps the job
   row locked, so many workers on many machines never run one job concurrently twice. A worker
   that dies drops its connection and its locks; its lease expires and another worker reclaims.
@@ -238,9 +238,20 @@ class OutboxWorker:
                 metrics.JOBS_RUN.labels(job.type).inc()
 
     async def _run_handler(self, job: ClaimedJob, definition: JobDefinition, claimed_at: float) -> bool:
-        """Run the handler and mark the job done in one transaction; False if the lease was lost."""
+        """Run the handler and mark the job done in one transaction; False if the lease was lost.
+
+        PostgreSQL: the done mark is the transaction's first statement and also its row lock
+        (see :func:`repository.mark_done`); a failing handler rolls it back. SQLite: the lease is
+        checked first and the mark comes last, so the database's one write lock is not taken
+        for the whole handler when the handler writes nothing until its end.
+        """
         async with self.runtime.session_factory() as session:
-            if not await repository.hold(session, job.id, self.worker_id):
+            now = self.runtime.clock.now()
+            if self.is_postgresql:
+                ours = await repository.mark_done(session, job.id, self.worker_id, now)
+            else:
+                ours = await repository.hold(session, job.id, self.worker_id)
+            if not ours:
                 log.warning("outbox_lease_lost", job_id=job.id, type=job.type, worker_id=self.worker_id)
                 return False
             context = JobContext(
@@ -248,11 +259,12 @@ class OutboxWorker:
                 type=job.type, payload=job.payload, attempt=job.attempt,
             )  # fmt: skip
             metrics.CLAIM_TO_START.observe(time.monotonic() - claimed_at)
-            lag = (self.runtime.clock.now() - job.run_after).total_seconds()
-            metrics.DUE_TO_START.observe(max(lag, 0.0))
+            metrics.DUE_TO_START.observe(max((now - job.run_after).total_seconds(), 0.0))
             async with asyncio.timeout(self.job_timeout):
                 await definition.handler(context)
-            if not await repository.finish(session, job.id, self.worker_id, self.runtime.clock.now()):
+            if not self.is_postgresql and not await repository.mark_done(
+                session, job.id, self.worker_id, self.runtime.clock.now()
+            ):
                 await session.rollback()
                 log.warning("outbox_lease_lost", job_id=job.id, type=job.type, worker_id=self.worker_id)
                 return False

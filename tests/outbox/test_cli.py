@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from typer.testing import CliRunner, Result
 
 from billhook.cli.jobs import app
 from billhook.models import JobStatus, OutboxJob
-from billhook.outbox import enqueue
+from billhook.kit.clock import utcnow
+from billhook.outbox import enqueue, repository
 from billhook.runtime import Runtime
 from tests.support.outbox import EFFECT, build_runtime
 
@@ -58,6 +60,22 @@ async def test_list_shows_dead_jobs_as_json(database_url: str, runtime: Runtime)
     ]
     table = await _cli(database_url, "list", "--type", EFFECT)
     assert table.exit_code == 0 and dead in table.output and "done-one" in table.output
+
+
+async def test_a_job_under_a_live_lease_is_listed_as_running(database_url: str, runtime: Runtime) -> None:
+    """A claim leaves ``status`` pending; the lease is what makes the job running."""
+    leased = await _job(runtime, "leased-one")
+    async with runtime.session_factory() as session:
+        await repository.claim(session, worker_id="w1", now=utcnow(), lease=timedelta(minutes=5), limit=1)
+        await session.commit()
+    waiting = await _job(runtime, "waiting-one")
+
+    running = json.loads((await _cli(database_url, "list", "--status", "running", "--json")).output)
+    pending = json.loads((await _cli(database_url, "list", "--status", "pending", "--json")).output)
+    assert [(row["id"], row["status"]) for row in running] == [(leased, "running")]
+    assert [(row["id"], row["status"]) for row in pending] == [(waiting, "pending")]
+    shown = json.loads((await _cli(database_url, "show", leased)).output)
+    assert (shown["status"], shown["locked_by"]) == ("running", "w1")
 
 
 async def test_retry_puts_a_dead_job_back_with_attempts_reset(database_url: str, runtime: Runtime) -> None:

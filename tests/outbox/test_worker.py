@@ -112,7 +112,8 @@ async def test_a_worker_killed_mid_job_completes_it_once_after_restart(
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
-    assert (await _job(runtime, job_id)).status == JobStatus.RUNNING  # its lease is still held
+    job = await _job(runtime, job_id)
+    assert job.locked_until is not None and job.state(job.locked_until) == JobStatus.RUNNING  # leased
 
     clock.advance(timedelta(minutes=1))  # the dead worker's 1 s lease has expired
     assert await OutboxWorker(runtime).drain() == 1
@@ -194,14 +195,16 @@ async def test_an_expired_lease_is_reclaimed(runtime: Runtime, clock: FrozenCloc
     async with runtime.session_factory() as session:
         await session.execute(
             update(OutboxJob).where(OutboxJob.id == job_id).values(
-                status=JobStatus.RUNNING, locked_by="gone", attempts=1,
+                locked_by="gone", attempts=1,
                 locked_until=clock.now() + timedelta(seconds=30),
             )
         )  # fmt: skip
         await session.commit()
+    assert (await _job(runtime, job_id)).state(clock.now()) == JobStatus.RUNNING
     worker = OutboxWorker(runtime)
     assert await worker.drain() == 0  # the lease still holds
     clock.advance(timedelta(seconds=31))
+    assert (await _job(runtime, job_id)).state(clock.now()) == JobStatus.PENDING
     assert await worker.drain() == 1
     job = await _job(runtime, job_id)
     assert (job.status, job.attempts, job.locked_by) == (JobStatus.DONE, 2, None)
@@ -298,7 +301,7 @@ async def test_listen_notify_wakes_an_idle_worker_at_commit(database_url: str) -
 
 
 async def test_a_job_whose_outcome_could_not_be_written_is_handed_back_when_the_database_returns(
-    runtime: Runtime,
+    runtime: Runtime, clock: FrozenClock
 ) -> None:
     job_id = await _enqueue(runtime, FLAKY, "unrecorded", succeed_on=2)
     real_factory, calls = runtime.session_factory, [0]
@@ -313,7 +316,7 @@ async def test_a_job_whose_outcome_could_not_be_written_is_handed_back_when_the_
     worker = OutboxWorker(runtime)
     with pytest.raises(OSError, match="connection reset"):
         await worker.run_once()
-    assert (await _job(runtime, job_id)).status == JobStatus.RUNNING  # its outcome is unknown
+    assert (await _job(runtime, job_id)).state(clock.now()) == JobStatus.RUNNING  # its outcome is unknown
 
     assert await worker.drain() == 1  # handed back at once, not after the 5-minute lease
     job = await _job(runtime, job_id)
