@@ -11,6 +11,7 @@ cookie the pages use — on every operation behind the authentication dependency
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,25 @@ import fastapi_offline
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_PATH = "/docs/static"
+REDOC_PATH = "/docs/redoc.standalone.js"
+# ReDoc's bundle shows Redocly's logo from its CDN in the sidebar footer, with no option to turn it
+# off: the copy served here points that one image at an empty inline SVG instead.
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_IMAGE = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+
+
+@lru_cache(maxsize=1)
+def redoc_bundle() -> bytes:
+    """ReDoc's standalone bundle with its only request to another host made local."""
+    return (ASSETS / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, EMPTY_IMAGE)
+
+
 BEARER, COOKIE = "bearerAuth", "sessionCookie"
 
 
@@ -80,6 +94,12 @@ def install_docs(app: FastAPI) -> None:
     The app must be created with ``docs_url=None, redoc_url=None`` so these routes are the only ones.
     """
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS), name="docs-assets")
+
+    @app.get(REDOC_PATH, include_in_schema=False)
+    async def redoc_script() -> Response:
+        headers = {"Cache-Control": "public, max-age=86400"}
+        return Response(redoc_bundle(), media_type="text/javascript", headers=headers)
+
     openapi_url = app.openapi_url or "/openapi.json"
 
     @app.get("/docs", include_in_schema=False)
@@ -98,7 +118,7 @@ def install_docs(app: FastAPI) -> None:
         return get_redoc_html(
             openapi_url=openapi_url,
             title=f"{app.title} API",
-            redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
+            redoc_js_url=REDOC_PATH,
             redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
             with_google_fonts=False,
         )
