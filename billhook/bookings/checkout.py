@@ -27,7 +27,7 @@ from billhook.bookings import repository
 from billhook.bookings.service import visible_booking
 from billhook.checkout.service import check_redirect
 from billhook.config import Settings
-from billhook.customers.service import ensure_customer
+from billhook.customers.provider_customer import provider_customer_for
 from billhook.customers.views import views_changed
 from billhook.errors import Conflict, InvalidInput
 from billhook.models import Booking, BookingStatus, Dispute, Payment, PaymentStatus, Product, Refund, User
@@ -77,7 +77,7 @@ async def start_booking_checkout(
             return reused
     client = await repository.user(deps.session, booking.client_id)
     assert client is not None
-    customer_id = await _provider_customer(deps, client)
+    customer_id = await provider_customer_for(deps.session, deps.actions, client)
     price_id = await _price_for(deps, booking)
     payment = await _pending_payment(deps.session, booking, client)
     base = deps.settings.billhook_base_url
@@ -143,21 +143,6 @@ async def _reuse(deps: BookingCheckoutDeps, payment: Payment) -> BookingCheckout
     if current.status != "open" or not url:
         return None
     return BookingCheckout(current.id, str(url), payment.id, payment.amount, payment.currency, True)
-
-
-async def _provider_customer(deps: BookingCheckoutDeps, client: User) -> str:
-    existing = await repository.customer_of_user(deps.session, client.id)
-    if existing is not None:
-        return existing.stripe_id
-    customer_id = await deps.actions.find_or_create_customer(
-        email=client.email, user_id=client.id, idempotency_key=f"customer:{client.id}"
-    )
-    row = await ensure_customer(deps.session, customer_id)
-    if row.user_id is None:
-        row.user_id = client.id
-        row.email = row.email or client.email
-        await deps.session.flush()
-    return customer_id
 
 
 async def _price_for(deps: BookingCheckoutDeps, booking: Booking) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billhook.models import Booking, Customer, Payment, PaymentStatus, Price, Product, User
+from billhook.models import Booking, Payment, PaymentStatus, Price, Product, User
 
 PAID = (PaymentStatus.SUCCEEDED.value, PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.REFUNDED.value)
 
@@ -62,8 +62,3 @@ async def pending_checkout_payment(session: AsyncSession, checkout_stripe_id: st
         Payment.stripe_payment_intent_id.is_(None),
     )
     return await session.scalar(query.with_for_update())
-
-
-async def customer_of_user(session: AsyncSession, user_id: str) -> Customer | None:
-    query = select(Customer).where(Customer.user_id == user_id).order_by(Customer.created_at)
-    return await session.scalar(query.limit(1))

@@ -25,7 +25,7 @@ from billhook.checkout.domains import METADATA_KEY as DOMAIN_KEY
 from billhook.checkout.domains import domain_for, is_domain_product, refuse_taken, same_domain
 from billhook.checkout.success import SuccessTokens
 from billhook.config import Settings
-from billhook.customers import repository as customers_repository
+from billhook.customers.provider_customer import provider_customer_for
 from billhook.customers.service import ensure_customer
 from billhook.errors import Conflict, InvalidInput
 from billhook.kit.clock import Clock
@@ -193,7 +193,7 @@ async def _open_session(
     if data.domain:
         metadata[DOMAIN_KEY] = data.domain
         order.metadata_ = {**order.metadata_, DOMAIN_KEY: data.domain}
-    customer_id = await _provider_customer(deps, user)
+    customer_id = await provider_customer_for(deps.session, deps.actions, user)
     token = SuccessTokens(deps.settings.secret_key).issue(user.id, order.id)
     base = deps.settings.billhook_base_url
     success = _with_params(success_url or f"{base}{SUCCESS_PATH}", f"session_id={PLACEHOLDER}&token={token}")
@@ -313,18 +313,3 @@ async def _pending_order(
     session.add(order)
     await session.flush()
     return order
-
-
-async def _provider_customer(deps: CheckoutDeps, user: User) -> str:
-    existing = await customers_repository.customer_of_user(deps.session, user.id)
-    if existing is not None:
-        return existing.stripe_id
-    customer_id = await deps.actions.find_or_create_customer(
-        email=user.email, user_id=user.id, idempotency_key=f"customer:{user.id}"
-    )
-    row = await ensure_customer(deps.session, customer_id)
-    if row.user_id is None:
-        row.user_id = user.id
-        row.email = row.email or user.email
-        await deps.session.flush()
-    return customer_id
