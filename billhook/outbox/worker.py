@@ -172,6 +172,8 @@ class OutboxWorker:
     async def _idle(self, seen: int) -> None:
         if self._wakes != seen:
             return  # woken while claiming: look again at once
+        if self._listener is not None:
+            await self._listener.ensure()
         stop = asyncio.ensure_future(self._stopping.wait())
         wake = asyncio.ensure_future(self._wake.wait())
         try:

@@ -16,8 +16,8 @@ from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
 from billhook.cli.jobs import app
-from billhook.models import JobStatus, OutboxJob
 from billhook.kit.clock import utcnow
+from billhook.models import JobStatus, OutboxJob
 from billhook.outbox import enqueue, repository
 from billhook.runtime import Runtime
 from tests.support.outbox import EFFECT, build_runtime
