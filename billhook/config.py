@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     billhook_session_ttl_hours: int = Field(default=168, ge=1)
     billhook_password_reset_ttl_minutes: int = Field(default=60, ge=1)
     billhook_past_due_grace_days: int = Field(default=7, ge=0)
+    # How long a booking's hosted checkout stays open (and its slot held by an unpaid booking);
+    # Stripe allows 30 minutes to 24 hours for a Checkout Session's expires_at.
+    billhook_booking_checkout_minutes: int = Field(default=30, ge=30, le=24 * 60)
     billhook_inbox_reconcile_interval: float = Field(default=600.0, ge=0)  # seconds; 0 turns it off
     # Inbox slots per worker (customers applied at once): mostly waiting on the provider, so
     # more than the outbox's; each holds a database connection while it applies.

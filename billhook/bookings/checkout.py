@@ -3,6 +3,9 @@
 :func:`start_booking_checkout` opens a ``payment``-mode Checkout Session with metadata
 ``booking_id`` and ``user_id`` (what ``orders.paid_events`` needs to record a BOOKING order whose
 fulfilment confirms the booking) and writes a PENDING payment record carrying the session id.
+The session stays open ``BILLHOOK_BOOKING_CHECKOUT_MINUTES`` (30 by default, not Stripe's 24
+hours), so an unpaid booking does not hold its slot for a day; when it expires,
+:func:`expire_checkout_payment` fails the record and the booking can be paid again.
 The session's price is the catalog price when the booking costs what the catalog says, else a
 provider price for exactly that amount under the lookup key ``booking:<product>:<cur>:<amount>``
 (reused by every booking at that rate; not ``billhook:`` so catalog sync leaves it alone).
@@ -17,6 +20,7 @@ the order of events.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +50,7 @@ class BookingCheckout:
     amount: int
     currency: str
     reused: bool
+    expires_at: datetime | None = None
 
 
 @dataclass
@@ -91,6 +96,7 @@ async def start_booking_checkout(
             customer_id=customer_id,
             client_reference_id=client.id,
             metadata={"booking_id": booking.id, "user_id": client.id, "payment_id": payment.id},
+            expires_after=timedelta(minutes=deps.settings.billhook_booking_checkout_minutes),
         )
     )
     payment.checkout_session_stripe_id = created.id
@@ -105,7 +111,9 @@ async def start_booking_checkout(
         changes={"payment": payment.id, "checkout_session": created.id},
         user_id=client.id,
     )
-    return BookingCheckout(created.id, created.url, payment.id, booking.amount, booking.currency, False)
+    return BookingCheckout(
+        created.id, created.url, payment.id, booking.amount, booking.currency, False, created.expires_at
+    )
 
 
 async def _pending_payment(session: AsyncSession, booking: Booking, client: User) -> Payment:
@@ -142,7 +150,9 @@ async def _reuse(deps: BookingCheckoutDeps, payment: Payment) -> BookingCheckout
     url = (payment.raw or {}).get("checkout_url")
     if current.status != "open" or not url:
         return None
-    return BookingCheckout(current.id, str(url), payment.id, payment.amount, payment.currency, True)
+    return BookingCheckout(
+        current.id, str(url), payment.id, payment.amount, payment.currency, True, current.expires_at
+    )
 
 
 async def _price_for(deps: BookingCheckoutDeps, booking: Booking) -> str:

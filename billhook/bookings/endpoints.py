@@ -65,6 +65,7 @@ async def checkout_booking(
         currency=started.currency,
         amount_display=Money(started.amount, started.currency).format(),
         reused=started.reused,
+        expires_at=started.expires_at,
     )
 
 

@@ -38,6 +38,8 @@ class BookingCheckoutOut(BaseModel):
     currency: str
     amount_display: str
     reused: bool = False
+    # When the hosted page stops taking payment (BILLHOOK_BOOKING_CHECKOUT_MINUTES after it opened).
+    expires_at: datetime | None = None
 
 
 def booking_view(booking: Booking) -> dict[str, Any]:

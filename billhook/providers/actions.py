@@ -14,7 +14,7 @@ for unknown ids, :class:`CardDeclined` (402) when the card is refused, and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 from billhook.errors import ProviderError
@@ -46,7 +46,10 @@ class CheckoutRequest:
     client_reference_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     trial_period_days: int | None = None  # subscription mode only
-    expires_at: datetime | None = None
+    # How long the session stays open, counted by the provider from when it creates the session:
+    # a lifetime, not a moment, because only the provider knows its own now (the sandbox's runs
+    # ahead after `billhook sandbox advance`). None: the provider's default (Stripe: 24 hours).
+    expires_after: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

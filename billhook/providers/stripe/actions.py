@@ -7,7 +7,9 @@ sandbox or Stripe). Every mutating call sends the caller's ``idempotency_key``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -41,7 +43,7 @@ def actions_for(provider: PaymentProvider) -> StripeActions:
     """The actions of a configured provider (the composition root calls this once)."""
     if not isinstance(provider, StripeProvider):
         raise ProviderError("this payment provider cannot take actions (no Stripe client)")
-    return StripeActions(provider.client)
+    return StripeActions(provider.client, provider.now)
 
 
 # Stripe error codes that mean "not in this object's current state" (https://docs.stripe.com/error-codes):
@@ -80,9 +82,29 @@ def _key(idempotency_key: str) -> Any:
     return {"idempotency_key": idempotency_key}
 
 
+async def _real_time() -> int:
+    return int(time.time())
+
+
+# Stripe accepts a Checkout Session's expires_at from 30 minutes to 24 hours after it creates the
+# session (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at).
+# It measures from its own now when the request arrives, after we read the time, so a lifetime at
+# either bound keeps a minute's slack (travel, a retry after backoff, a little clock skew).
+CHECKOUT_LIFETIME = (timedelta(minutes=30), timedelta(hours=24))
+LIFETIME_SLACK = timedelta(minutes=1)
+
+
+def checkout_lifetime(requested: timedelta) -> timedelta:
+    """``requested`` kept inside the window Stripe accepts, with the slack."""
+    shortest, longest = CHECKOUT_LIFETIME
+    return min(max(requested, shortest + LIFETIME_SLACK), longest - LIFETIME_SLACK)
+
+
 class StripeActions:
-    def __init__(self, client: stripe.StripeClient) -> None:
+    def __init__(self, client: stripe.StripeClient, now: Callable[[], Awaitable[int]] = _real_time) -> None:
+        """``now`` is the provider's time (:meth:`StripeProvider.now`), for times it checks."""
         self._v1 = client.v1
+        self._now = now
 
     # -- customers and checkout ------------------------------------------------------------------
 
@@ -120,8 +142,9 @@ class StripeActions:
             params["customer_email"] = request.customer_email
         if request.client_reference_id:
             params["client_reference_id"] = request.client_reference_id
-        if request.expires_at is not None:
-            params["expires_at"] = int(request.expires_at.timestamp())
+        if request.expires_after is not None:
+            lifetime = checkout_lifetime(request.expires_after)
+            params["expires_at"] = await self._now() + int(lifetime.total_seconds())
         if request.mode == "subscription":
             params["subscription_data"] = {"metadata": request.metadata}
             if request.trial_period_days:

@@ -7,6 +7,7 @@ loop, and a blocking call into it from a request would deadlock. SDK errors beco
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
@@ -35,6 +36,7 @@ from billhook.providers.stripe import mapping
 from billhook.providers.stripe.limits import LimitedHTTPClient, RateLimits, rate_limited
 
 T = TypeVar("T")
+SANDBOX_CLOCK_PATH = "/v1/test_helpers/sandbox/clock"
 API_VERSION: str = stripe.api_version
 
 
@@ -63,6 +65,7 @@ class StripeProvider:
         limits: RateLimits | None = None,
         max_network_retries: int | None = None,
         client: stripe.StripeClient | None = None,
+        sandbox: bool = False,
     ) -> None:
         if limits is None:  # Stripe's own limits for Stripe; none for another API base (the sandbox)
             limits = RateLimits.for_key(secret_key) if api_base is None else RateLimits.unlimited()
@@ -77,6 +80,7 @@ class StripeProvider:
             max_network_retries=0,
         )
         self.api_version = API_VERSION
+        self._sandbox = sandbox
 
     def parse_event(self, payload: dict[str, Any]) -> ProviderEvent:
         """A Stripe event body (a delivery, or one stored in the inbox) as a :class:`ProviderEvent`."""
@@ -90,6 +94,17 @@ class StripeProvider:
     def client(self) -> stripe.StripeClient:
         """The SDK client, for other code inside ``billhook.providers.stripe`` only."""
         return self._client
+
+    async def now(self) -> int:
+        """The provider's time (Unix seconds), which it checks times it is given against.
+
+        Stripe's is real time. The sandbox's runs ahead once ``billhook sandbox advance`` moved it,
+        so it is asked (``GET /v1/test_helpers/sandbox/clock``) rather than assumed.
+        """
+        if not self._sandbox:
+            return int(time.time())
+        doc = await self._read("sandbox clock", "now", SANDBOX_CLOCK_PATH)
+        return int(doc["now"])
 
     @property
     def requests_sent(self) -> int:

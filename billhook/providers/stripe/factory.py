@@ -4,7 +4,7 @@ With ``STRIPE_SECRET_KEY`` set, Stripe itself (or ``STRIPE_API_BASE`` when given
 called within Stripe's rate limits for the key's mode unless ``BILLHOOK_STRIPE_*RATE_LIMIT`` say
 otherwise. Without it, the offline sandbox through the same SDK: ``STRIPE_API_BASE`` when set,
 else the sandbox mounted in the app at ``<BILLHOOK_BASE_URL>/sandbox``, with a test key and no
-limits unless configured.
+limits unless configured; its clock is then the sandbox's (:meth:`StripeProvider.now`).
 """
 
 from __future__ import annotations
@@ -35,4 +35,4 @@ def build_provider(settings: Settings) -> PaymentProvider:
     if settings.stripe_secret_key:
         return StripeProvider(settings.stripe_secret_key, settings.stripe_api_base, limits=limits)
     api_base = settings.stripe_api_base or f"{settings.billhook_base_url}{SANDBOX_MOUNT}"
-    return StripeProvider(SANDBOX_SECRET_KEY, api_base, limits=limits)
+    return StripeProvider(SANDBOX_SECRET_KEY, api_base, limits=limits, sandbox=True)
