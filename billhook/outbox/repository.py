@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Table, and_, bindparam, literal_column, or_, select, text, update
+from sqlalchemy import Integer, Table, and_, any_, bindparam, func, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -74,14 +74,28 @@ _picked = (
     .with_for_update(skip_locked=True)
     .cte("picked")
 )
+_CLAIM_VALUES = {
+    "locked_by": bindparam("b_worker"), "locked_until": bindparam("b_until"),
+    "attempts": _jobs.c.attempts + 1, "updated_at": bindparam("b_now"),
+}  # fmt: skip
+_CLAIM_RETURNS = (_jobs.c.id, _jobs.c.key, _jobs.c.type, _jobs.c.payload, _jobs.c.attempts,
+                  _jobs.c.max_attempts, _jobs.c.run_after, _jobs.c.created_at)  # fmt: skip
+# PostgreSQL: the picked ids as an array, so the update finds them through the primary key
+# whatever the planner guesses of the CTE's size (an ``IN`` may become a hash join over the
+# table). No re-check here: a row locked by the pick was re-checked at its newest version.
 _CLAIM = (
     update(_jobs)
+    .where(_jobs.c.id == any_(func.array(select(_picked.c.id).scalar_subquery())))
+    .values(_CLAIM_VALUES)
+    .returning(*_CLAIM_RETURNS)
+)
+# SQLite takes no row locks: the update re-checks what it picked.
+_CLAIM_GUARDED = (
+    update(_jobs)
     .where(_jobs.c.id.in_(select(_picked.c.id)), _due(bindparam("b_now")))
-    .values(locked_by=bindparam("b_worker"), locked_until=bindparam("b_until"),
-            attempts=_jobs.c.attempts + 1, updated_at=bindparam("b_now"))
-    .returning(_jobs.c.id, _jobs.c.key, _jobs.c.type, _jobs.c.payload, _jobs.c.attempts,
-               _jobs.c.max_attempts, _jobs.c.run_after, _jobs.c.created_at)
-)  # fmt: skip
+    .values(_CLAIM_VALUES)
+    .returning(*_CLAIM_RETURNS)
+)
 _HOLD = select(_jobs.c.id).where(_ours(bindparam("b_id"), bindparam("b_worker"))).with_for_update()
 _MARK_DONE = (
     update(_jobs)
@@ -101,17 +115,20 @@ async def claim(
     workers pass over each other's rows instead of waiting or double-claiming; rows a running
     handler holds locked are skipped too, even once their lease has expired. The pick is a CTE
     because PostgreSQL evaluates a locking CTE exactly once, whereas an ``IN (sub-select …
-    LIMIT n)`` may be re-run per row and claim far more than ``n``. SQLite ignores ``FOR
-    UPDATE``; its single writer makes the guarded ``UPDATE`` atomic. The attempt is counted at
+    LIMIT n)`` may be re-run per row and claim far more than ``n``; a row locked this way has
+    been re-checked against the condition at its newest version (READ COMMITTED's re-check of
+    locked rows). SQLite ignores ``FOR UPDATE``; its single writer makes the guarded ``UPDATE``
+    atomic. The attempt is counted at
     claim time so that a job which kills its worker still runs out of attempts instead of
     looping forever.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    is_postgresql = session.get_bind().dialect.name == "postgresql"
+    if is_postgresql:
         # A lease needs no wait for the WAL flush: if the server crashes before the claim is on
         # disk, the job is simply due again, and the claimer's connection died with the server.
         await session.execute(_NO_SYNC)
     parameters = {"b_now": now, "b_limit": limit, "b_worker": worker_id, "b_until": now + lease}
-    rows = (await session.execute(_CLAIM, parameters)).all()
+    rows = (await session.execute(_CLAIM if is_postgresql else _CLAIM_GUARDED, parameters)).all()
     jobs = [
         ClaimedJob(row.id, row.key, row.type, dict(row.payload), row.attempts, row.max_attempts,
                    row.run_after, row.created_at)
