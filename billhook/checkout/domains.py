@@ -51,7 +51,7 @@ async def refuse_taken(session: AsyncSession, domain: str) -> None:
     )
     paid_for = any((row.raw.get("metadata") or {}).get(METADATA_KEY) == domain for row in rows)
     if registered or paid_for:
-        raise Conflict(f"{domain} is already registered here")
+        raise Conflict(f"{domain} is already registered here", field="domain")
 
 
 async def is_domain_product(session: AsyncSession, product_id: str | None) -> bool:

@@ -43,6 +43,7 @@ from billhook.subscriptions.management import (
 )
 from billhook.subscriptions.overview import cached_overview
 from billhook.web.auth_pages import form_fields, signed_in
+from billhook.web.pricing import RefusedForm, render_pricing
 from billhook.web.rendering import redirect, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -85,10 +86,21 @@ async def start(
         return fields
     if auth is None:
         return redirect("/signup?next=/pricing")
-    data = CheckoutInput(product_id=fields.get("product_id") or None, currency=fields.get("currency") or None)
+    data = CheckoutInput(
+        product_id=fields.get("product_id") or None,
+        currency=fields.get("currency") or None,
+        domain=fields.get("domain", "").strip() or None,
+    )
     try:
         started = await start_checkout(deps, auth.user, data)
     except BillhookError as exc:
+        if exc.details.get("field") == "domain" and data.product_id:
+            # The name typed is refused: the pricing page again, the reason under the field.
+            reason = exc.message.removeprefix("domain: ")
+            refused = RefusedForm(data.product_id, fields.get("domain", ""), reason)
+            return await render_pricing(
+                request, deps.session, auth.user, refused=refused, status_code=exc.status_code
+            )
         return _problem(request, auth.user, "Checkout could not start", exc.message, exc.status_code)
     background.add_task(release_claim, deps.cache, auth.user.id, started)  # after the commit
     return redirect(started.url)

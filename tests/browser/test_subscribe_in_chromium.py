@@ -53,3 +53,35 @@ async def test_sign_up_subscribe_and_see_the_plan(stack: Stack, backend: str) ->
             await shot(page, "5-account", backend)
         finally:
             await browser.close()
+
+
+@pytest.mark.browser
+@needs_chromium
+async def test_buy_a_domain_from_the_pricing_page(stack: Stack, backend: str) -> None:
+    """The domain product's form takes the name; a bad one comes back with the reason beside it."""
+    async with async_playwright() as playwright:
+        browser = await launch_chromium(playwright)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(15_000)
+            await page.goto(f"{stack.root}/signup")
+            await page.fill("#email", "grace@example.com")
+            await page.fill("#password", "correct horse battery")
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{stack.root}/account**")
+
+            await page.goto(f"{stack.root}/pricing")
+            card = page.locator("#product-domain_registration")
+            await card.locator("input[name=domain]").fill("grace hopper.com")
+            await card.locator("button[type=submit]").click()
+            await expect(page.locator("#domain-error-domain_registration")).to_contain_text("each part has")
+            await expect(page.locator("#domain-domain_registration")).to_have_value("grace hopper.com")
+            await shot(page, "6-domain-refused", backend)
+
+            await page.fill("#domain-domain_registration", "grace-hopper.com")
+            await page.click("#product-domain_registration button[type=submit]")
+            await page.wait_for_url(f"{stack.api_base}/checkout/**")
+            await expect(page.locator("#card_number")).to_be_visible()
+            await shot(page, "7-domain-checkout", backend)
+        finally:
+            await browser.close()
