@@ -1,10 +1,14 @@
-"""Outbox benchmark on PostgreSQL: no-op jobs/s with 1, 2 and 4 workers; commit-to-start latency.
+"""Outbox benchmark on PostgreSQL: no-op jobs/s with 1, 2 and 4 workers; latency; claim time by size.
 
-    .venv/bin/python -m bench.outbox_throughput [--jobs 2000] [--concurrency 4] [--timeout 120]
+    .venv/bin/python -m bench.outbox_throughput [--jobs 3000] [--rounds 5] [--concurrency 4]
+                                                [--timeout 120] [--claim-sizes 10000,100000,1000000]
 
 Each worker is its own process running ``OutboxWorker`` (LISTEN/NOTIFY wake-up plus a 0.5 s
-poll), as ``billhook worker`` does. Runs in a scratch database that is created and dropped;
-PostgreSQL is read from ``BILLHOOK_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
+poll), as ``billhook worker`` does. The worker counts take turns within each round and each row
+is the median of the rounds (the machine's speed drifts; compare within one run). Then the
+commit-to-start latency of an idle worker, and the claim time at each table size
+(:mod:`bench.outbox_claim`). Runs in scratch databases that are created and dropped; PostgreSQL
+is read from ``BILLHOOK_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
 Writes its figures under the "Outbox" heading of ``bench/RESULTS.md``, leaving other sections alone.
 """
 
@@ -20,16 +24,18 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 
+from bench import outbox_claim
 from bench.postgres import ADMIN_URL
 from bench.postgres import admin as _admin
 from bench.results import write_section
 from billhook.config import load_settings
-from billhook.db import create_engine, create_session_factory, migrate
+from billhook.db import create_engine, create_session_factory
 from billhook.kit.clock import utcnow
 from billhook.logging import configure_logging
 from billhook.models import AuditEntry, JobStatus, OutboxJob
@@ -69,8 +75,10 @@ async def serve(url: str, concurrency: int) -> None:
     await runtime.aclose()
 
 
-def _spawn(url: str, count: int, concurrency: int) -> list[subprocess.Popen[str]]:
-    root = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _spawn(url: str, count: int, concurrency: int, root: Path = ROOT) -> list[subprocess.Popen[str]]:
     env = {**os.environ, "PYTHONPATH": str(root), "LOG_LEVEL": "WARNING"}
     workers = [
         subprocess.Popen([sys.executable, "-m", "bench.outbox_throughput", "--serve", url,
@@ -113,25 +121,65 @@ async def _wait_done(session_factory: object, total: int, limit: float) -> float
         await asyncio.sleep(0.02)
 
 
-async def throughput(url: str, workers: int, jobs: int, concurrency: int, limit: float) -> float:
-    engine = create_engine(url)
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One timed run: jobs/s, and CPU per job in the worker processes and their PostgreSQL backends."""
+
+    rate: float
+    worker_cpu_ms: float
+    database_cpu_ms: float
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU of these processes so far (Linux ``/proc``; 0 for one that is gone)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+async def _backends(session_factory: object) -> list[int]:
+    """The PostgreSQL backend processes of the workers (every other client of this database)."""
+    async with session_factory() as session:  # type: ignore[operator]
+        query = text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        return list((await session.execute(query)).scalars())
+
+
+async def throughput(
+    url: str, workers: int, jobs: int, concurrency: int, limit: float, root: Path = ROOT
+) -> Run:
+    engine = create_engine(url, pool_size=1)
     session_factory = create_session_factory(engine)
     async with engine.begin() as connection:
-        await connection.execute(OutboxJob.__table__.delete())
-    processes = _spawn(url, workers, concurrency)
+        await connection.execute(delete(OutboxJob))
+    processes = _spawn(url, workers, concurrency, root)
     try:
+        backends = await _backends(session_factory)
         now = utcnow()
         rows = [{"id": f"job_bench_{n:06d}", "key": f"bench:{n}", "type": NOOP, "payload": {},
                  "status": "pending", "attempts": 0, "max_attempts": 5, "run_after": now,
                  "created_at": now, "updated_at": now} for n in range(jobs)]  # fmt: skip
+        pids = [process.pid for process in processes]
+        cpu_before = _cpu_seconds(pids), _cpu_seconds(backends)
         async with session_factory() as session:
             await session.execute(insert(OutboxJob), rows)
             await session.commit()
         elapsed = await _wait_done(session_factory, jobs, limit)
+        backends = sorted({*backends, *await _backends(session_factory)})  # pools grow under load
+        cpu_after = _cpu_seconds(pids), _cpu_seconds(backends)
     finally:
         _stop(processes)
         await engine.dispose()
-    return jobs / elapsed
+    per_job = [(after - before) * 1000 / jobs for before, after in zip(cpu_before, cpu_after, strict=True)]
+    return Run(jobs / elapsed, per_job[0], per_job[1])
 
 
 async def latency(url: str, samples: int, concurrency: int, limit: float) -> tuple[float, float]:
@@ -159,52 +207,119 @@ async def latency(url: str, samples: int, concurrency: int, limit: float) -> tup
     return statistics.median(waits), waits[min(len(waits) - 1, int(len(waits) * 0.99))]
 
 
-async def run(jobs: int, concurrency: int, limit: float) -> str:
-    name = f"billhook_bench_{secrets.token_hex(4)}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+def _scratch_url(name: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+
+
+def _migrate_with(root: Path, url: str) -> None:
+    """Migrate with the code of ``root``: a baseline keeps its own schema."""
+    script = "import asyncio, sys; from billhook.db import create_engine, migrate; " \
+             "asyncio.run(migrate.upgrade(create_engine(sys.argv[1])))"  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-c", script, url], cwd=root, env=env, check=True, timeout=120)
+
+
+async def run(
+    jobs: int, rounds: int, concurrency: int, limit: float, baseline: Path | None
+) -> tuple[dict[str, list[Run]], tuple[float, float]]:
+    """Jobs/s by worker count (and of one baseline worker), one entry per round; then the latency."""
+    names = {
+        "current": f"billhook_bench_{secrets.token_hex(4)}",
+        "baseline": f"billhook_bench_{secrets.token_hex(4)}",
+    }
+    runs: dict[str, tuple[str, int, Path]] = {"1": ("current", 1, ROOT)}
+    if baseline is not None:
+        runs["1, baseline"] = ("baseline", 1, baseline)
+    runs |= {"2": ("current", 2, ROOT), "4": ("current", 4, ROOT)}
+    rates: dict[str, list[Run]] = {label: [] for label in runs}
     try:
-        engine = create_engine(url)
-        await migrate.upgrade(engine)
-        await engine.dispose()
-        rates = {count: await throughput(url, count, jobs, concurrency, limit) for count in (1, 2, 4)}
-        p50, p99 = await latency(url, 200, concurrency, limit)
+        for database, name in names.items():
+            if database == "current" or baseline is not None:
+                await _admin(f'CREATE DATABASE "{name}"')
+                _migrate_with(ROOT if database == "current" else baseline or ROOT, _scratch_url(name))
+        for _round in range(rounds):
+            for label, (database, count, root) in runs.items():
+                url = _scratch_url(names[database])
+                rates[label].append(await throughput(url, count, jobs, concurrency, limit, root))
+        latencies = await latency(_scratch_url(names["current"]), 200, concurrency, limit)
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return _section(rates, p50, p99, jobs, concurrency)
+        for name in names.values():
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return rates, latencies
 
 
-def _section(rates: dict[int, float], p50: float, p99: float, jobs: int, concurrency: int) -> str:
+def _row(label: str, runs: list[Run]) -> str:
+    """Medians over the rounds; CPU is summed over the worker processes (or their backends)."""
+    rate = statistics.median(run.rate for run in runs)
+    worker = statistics.median(run.worker_cpu_ms for run in runs)
+    database = statistics.median(run.database_cpu_ms for run in runs)
+    rounds = ", ".join(f"{run.rate:,.0f}" for run in runs)
+    return f"| {label} | {rate:,.0f} | {worker:.2f} | {database:.2f} | {rounds} |"
+
+
+def _section(
+    rates: dict[str, list[Run]],
+    latencies: tuple[float, float],
+    claims: list[outbox_claim.ClaimTiming],
+    claim_count: int,
+    jobs: int,
+    concurrency: int,
+    baseline_name: str,
+) -> str:
+    p50, p99 = latencies
+    rounds = len(rates["1"])
     lines = [
         "## Outbox", "",
         f"`python -m bench.outbox_throughput` on {datetime.now(UTC):%Y-%m-%d}: PostgreSQL at 127.0.0.1, "
         f"{os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}. "
         f"Each worker is one process with {concurrency} slots; {jobs} no-op jobs committed at once, "
-        f"timed until all are done. Load average at the end: {os.getloadavg()[0]:.1f} (shared machine).", "",
-        "| workers | jobs/s |", "|---:|---:|",
-        *[f"| {count} | {rate:,.0f} |" for count, rate in rates.items()], "",
+        f"timed until all are done; {rounds} rounds, the worker counts taking turns within each round, "
+        f"each row the median round. The baseline, if any, is the same benchmark's worker run from "
+        f"another source tree (`--baseline`: {baseline_name}) on a database migrated by that tree. "
+        f"Load average at the end: {os.getloadavg()[0]:.1f} (shared machine).", "",
+        "| workers | jobs/s (median) | worker CPU ms/job | PostgreSQL CPU ms/job | jobs/s by round |",
+        "|---:|---:|---:|---:|---|",
+        *[_row(label, label_runs) for label, label_runs in rates.items()], "",
         f"Commit-to-start latency (1 idle worker, LISTEN/NOTIFY wake-up, 200 jobs committed 20 ms apart): "
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms.", "",
-        "A slot with a backlog claims up to 8 jobs in one claim transaction (one `UPDATE … FOR UPDATE "
-        "SKIP LOCKED` statement); each job then costs its handler transaction (row lock, handler, done "
-        "mark, commit). The figures are bound by CPU: worker "
-        "processes and PostgreSQL share the machine's cores, so on a small shared machine more workers do "
-        "not add throughput; they scale with spare cores on separate worker machines.", "",
+        "A slot with a backlog claims up to 8 jobs in one claim transaction (`SET LOCAL "
+        "synchronous_commit`, one `UPDATE … FOR UPDATE SKIP LOCKED`, commit). Each job then costs one "
+        "handler transaction of three round trips: `BEGIN`, the done mark (`UPDATE … RETURNING`, which "
+        "also locks the row; the handler runs after it and a failure rolls it back), `COMMIT`; no "
+        "pre-ping on the pool checkout. The claim leaves `status` alone (running = a live lease), so "
+        "it is an in-place update and only the done mark changes an indexed column.", "",
+        *outbox_claim.section(claims, claim_count),
     ]  # fmt: skip
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--jobs", type=int, default=2000, help="jobs per throughput run (max 20000)")
+    parser.add_argument("--jobs", type=int, default=3000, help="jobs per throughput run (max 20000)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of 1, 2 and 4 workers (max 9)")
     parser.add_argument("--concurrency", type=int, default=4, help="slots per worker process")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per run")
+    parser.add_argument("--claim-sizes", default="10000,100000,1000000", help="job table sizes for the claim")
+    parser.add_argument("--claims", type=int, default=300, help="claims timed at each size (max 312)")
+    parser.add_argument(
+        "--baseline", type=Path, help="a source tree of another version, e.g. from git archive"
+    )
+    parser.add_argument("--baseline-name", default="none", help="what the baseline tree is, for the results")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve(args.serve, args.concurrency))
         return
-    section = asyncio.run(run(min(args.jobs, 20_000), args.concurrency, args.timeout))
+    sizes = outbox_claim.parse_sizes(parser, args.claim_sizes)
+    jobs, rounds, claims = (
+        min(args.jobs, 20_000),
+        min(max(args.rounds, 1), 9),
+        outbox_claim.bounded(args.claims),
+    )
+    baseline = args.baseline.resolve() if args.baseline else None
+    rates, latencies = asyncio.run(run(jobs, rounds, args.concurrency, args.timeout, baseline))
+    timings = asyncio.run(outbox_claim.measure(sizes, claims))
+    section = _section(rates, latencies, timings, claims, jobs, args.concurrency, args.baseline_name)
     write_section("## Outbox", section)
     print(section)
 
