@@ -6,7 +6,8 @@ else's is 404, never 403, so ids cannot be probed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +27,12 @@ from billhook.subscriptions.management import (
     resume,
     retry_payment,
 )
-from billhook.subscriptions.overview import cached_overview, store_overview, subscription_overview
+from billhook.subscriptions.overview import (
+    cached_overview,
+    store_overview,
+    subscription_list,
+    subscription_overview,
+)
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -73,14 +79,42 @@ async def _refresh(runtime: Runtime, deps: ManagementDeps, user_id: str) -> None
         await store_overview(deps.cache, user_id, await subscription_overview(fresh, user), deps.clock.now())
 
 
+class SubscriptionItem(BaseModel):
+    subscription_id: str
+    kind: Literal["plan", "domain"]  # a domain subscription renews one domain's registration
+    product_id: str | None
+    product_name: str | None
+    domain: str | None  # the domain a "domain" subscription pays for
+    status: str
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    trial_end: datetime | None
+
+
+class SubscriptionList(BaseModel):
+    items: list[SubscriptionItem]
+
+
 @router.get("/api/subscription")
 async def get_subscription(
     user: CurrentUser, deps: DepsDep, runtime: RuntimeDep, background: BackgroundTasks
 ) -> dict[str, Any]:
+    """The subscription: the plan whenever you have one (whichever you bought first), else your
+    newest domain subscription; ``kind`` says which. Without a ``subscription_id`` the actions
+    below act on this one. ``GET /api/subscriptions`` lists every live subscription."""
     cached = await cached_overview(deps, user)
     if cached.stale:
         background.add_task(_refresh, runtime, deps, user.id)
     return cached.data
+
+
+@router.get("/api/subscriptions")
+async def list_subscriptions(user: CurrentUser, session: SessionDep) -> SubscriptionList:
+    """Every live subscription (active, trialing, past_due, unpaid, incomplete): the plan first,
+    then domain subscriptions, newest first. Each can be named by ``subscription_id`` in the
+    actions below."""
+    items = [SubscriptionItem.model_validate(item) for item in await subscription_list(session, user)]
+    return SubscriptionList(items=items)
 
 
 @router.post("/api/subscription/cancel")

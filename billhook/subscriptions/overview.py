@@ -1,4 +1,4 @@
-"""``GET /api/subscription``: the subscription overview, cached per user.
+"""``GET /api/subscription``: the subscription overview, cached per user; ``GET /api/subscriptions``.
 
 Plan, status, period end, cancel flag, trial end, card and upcoming invoice, computed from the
 mirror (and the provider for what the mirror lacks), cached for five minutes and refreshed in
@@ -17,12 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.cache import BillhookCache
+from billhook.catalog.kinds import ItemKind
+from billhook.checkout.domains import METADATA_KEY as DOMAIN_KEY
 from billhook.errors import BillhookError
 from billhook.kit.clock import Clock
 from billhook.models import PaymentMethod, Product, Subscription, User
 from billhook.providers.actions import ProviderActions
 from billhook.providers.base import PaymentProvider
-from billhook.subscriptions.repository import live_subscriptions
+from billhook.subscriptions.repository import live_with_products
 
 CACHE_NAMESPACE = "subscription"
 
@@ -94,15 +96,34 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _kind(product: Product | None) -> str:
+    """``domain`` for a domain subscription, ``plan`` for any other (checkout's one-plan rule)."""
+    return "domain" if product is not None and product.fulfilment == ItemKind.DOMAIN.value else "plan"
+
+
+def _domain(row: Subscription) -> str | None:
+    """The name a domain subscription pays for (its metadata, set at checkout)."""
+    metadata = row.raw.get("metadata") if isinstance(row.raw, dict) else None
+    name = metadata.get(DOMAIN_KEY) if isinstance(metadata, dict) else None
+    return str(name) if name else None
+
+
 async def subscription_overview(deps: OverviewDeps, user: User) -> dict[str, Any]:
-    """Plan, status, period end, cancel flag, trial end, card, upcoming invoice (JSON-ready)."""
-    rows = await live_subscriptions(deps.session, user.id)
+    """Plan, status, period end, cancel flag, trial end, card, upcoming invoice (JSON-ready).
+
+    "The subscription" is the user's plan whenever they have one, whichever they bought first;
+    with domain subscriptions only, the newest of those (``kind`` says which). It is the one the
+    management actions act on without a ``subscription_id``; every live one is in
+    :func:`subscription_list`.
+    """
+    rows = await live_with_products(deps.session, user.id)
     if not rows:
         return {"has_subscription": False}
-    row = rows[0]
-    product = await deps.session.get(Product, row.product_id) if row.product_id else None
+    row, product = rows[0]
     return {
         "has_subscription": True,
+        "kind": _kind(product),
+        "domain": _domain(row),
         "subscription_id": row.stripe_id,
         "plan": row.product_id,
         "plan_name": product.name if product else row.product_id,
@@ -140,3 +161,21 @@ async def cached_overview(deps: OverviewDeps, user: User) -> CachedOverview:
     data = await subscription_overview(deps, user)
     await store_overview(deps.cache, user.id, data, now)
     return CachedOverview(data, 0.0)
+
+
+async def subscription_list(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """Every live subscription of the user: the plan first, then domain subscriptions, newest first."""
+    return [
+        {
+            "subscription_id": row.stripe_id,
+            "kind": _kind(product),
+            "product_id": row.product_id,
+            "product_name": product.name if product else row.product_id,
+            "domain": _domain(row),
+            "status": row.status,
+            "current_period_end": row.current_period_end,
+            "cancel_at_period_end": row.cancel_at_period_end,
+            "trial_end": row.trial_end,
+        }
+        for row, product in await live_with_products(session, user.id)
+    ]

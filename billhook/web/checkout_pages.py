@@ -25,6 +25,7 @@ from billhook.accounts.deps import (
 from billhook.catalog.service import active_catalog
 from billhook.checkout.completion import verify_success
 from billhook.checkout.deps import CheckoutDepsDep
+from billhook.checkout.domains import DOMAIN_FULFILMENT
 from billhook.checkout.service import CheckoutDeps, CheckoutInput, release_claim, start_checkout
 from billhook.checkout.success import InvalidSuccessToken
 from billhook.errors import BillhookError
@@ -154,7 +155,11 @@ async def account_subscription_context(deps: CheckoutDeps, user: User) -> dict[s
     plans = [
         {"id": product.id, "name": product.name}
         for product in await active_catalog(deps.session)
-        if product.type == "subscription" and product.id != subscription.get("plan")
+        # plans only: a domain subscription renews its domain and never becomes a plan, or one
+        if product.type == "subscription"
+        and product.fulfilment != DOMAIN_FULFILMENT
+        and product.id != subscription.get("plan")
+        and subscription.get("kind") != "domain"
     ]
     rows = await deps.session.scalars(
         select(Payment).where(Payment.user_id == user.id).order_by(Payment.created_at.desc()).limit(50)
