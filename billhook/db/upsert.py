@@ -5,9 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+# One statement per table, conflict target and dialect, built once: the values go in as
+# parameters, so a hot caller (every outbox job enqueued) neither rebuilds it nor its cache key.
+_STATEMENTS: dict[tuple[Table, tuple[str, ...] | None, str], Insert] = {}
+
+
+def _statement(table: Table, targets: tuple[str, ...] | None, dialect: str) -> Insert:
+    statement = _STATEMENTS.get((table, targets, dialect))
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        returned = table.c[targets[0]] if targets else table.primary_key.columns.values()[0]
+        statement = insert(table).on_conflict_do_nothing(index_elements=targets).returning(returned)
+        _STATEMENTS[table, targets, dialect] = statement
+    return statement
 
 
 async def insert_ignore(
@@ -22,12 +36,7 @@ async def insert_ignore(
     several unique keys that concurrent writers may collide on: with one named target,
     PostgreSQL still raises a unique violation for a collision on any other key.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    targets = list(conflict_columns) if conflict_columns else None
-    returned = table.c[targets[0]] if targets else table.primary_key.columns.values()[0]
-    statement = (
-        insert(table).values(**values).on_conflict_do_nothing(index_elements=targets).returning(returned)
-    )
-    result = await session.execute(statement)
+    targets = tuple(conflict_columns) if conflict_columns else None
+    statement = _statement(table, targets, session.get_bind().dialect.name)
+    result = await session.execute(statement, dict(values))
     return result.first() is not None
