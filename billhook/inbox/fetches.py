@@ -9,6 +9,10 @@ again, so the mirror never gets a copy older than one fetched after its events a
 
 Failed reads are not kept: the next ask tries again.
 
+An object may also be *seeded* with an event's snapshot instead of being fetched, when the
+worker has proven that snapshot the newest state known of it (see ``worker.py``,
+``SNAPSHOT_KINDS``): every ask for it in the group then gets the snapshot, as if fetched.
+
 Across groups, :class:`HighWaterMarks` remembers, per object, since when a fetched state of it
 has been applied: an event created before that (less a margin for clock skew) is already
 reflected in the mirror and is marked processed without a fetch.
@@ -47,13 +51,44 @@ class SharedFetches:
     def __init__(self, provider: PaymentProvider, since: datetime) -> None:
         self._provider = provider
         self._reads: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        self._seeded: dict[tuple[str, str], datetime] = {}  # read → its snapshot's event time
         self.calls = 0  # reads that went to the provider
         self.since = since  # every read here was made after this moment
 
     def fetched(self, read: tuple[str, str]) -> bool:
-        """Whether ``read`` (``(kind, object id)``) was fetched successfully here."""
+        """Whether ``read`` (``(kind, object id)``) was fetched successfully here (not seeded)."""
         done = self._reads.get(read)
-        return done is not None and done.done() and not done.cancelled() and done.exception() is None
+        return (
+            read not in self._seeded
+            and done is not None
+            and done.done()
+            and not done.cancelled()
+            and done.exception() is None
+        )
+
+    def seed(self, read: tuple[str, str], obj: object, at: datetime) -> None:
+        """Answer ``read`` with ``obj``, an event's snapshot of time ``at``, instead of fetching."""
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        answer.set_result(obj)
+        self._reads[read] = answer
+        self._seeded[read] = at
+
+    def unseed(self) -> None:
+        """Forget every seed: the next ask for those objects fetches (unless seeded again)."""
+        for read in self._seeded:
+            self._reads.pop(read, None)
+        self._seeded.clear()
+
+    @property
+    def seeded(self) -> dict[tuple[str, str], datetime]:
+        return dict(self._seeded)
+
+    def versions(self, kinds: frozenset[str], now: datetime) -> dict[tuple[str, str], datetime]:
+        """How new the state of each object read here is, for the kinds in ``kinds``: a seeded
+        one is its event's time; a fetched one is at most ``now`` (taken after the fetch)."""
+        found = {read: now for read in self._reads if read[0] in kinds and self.fetched(read)}
+        found.update({read: at for read, at in self._seeded.items() if read[0] in kinds})
+        return found
 
     async def _once(self, kind: str, object_id: str, read: Callable[[str], Awaitable[T]]) -> T:
         key = (kind, object_id)

@@ -34,6 +34,7 @@ from billhook.inbox.claims import (
     mark_failed,
     still_owned_all,
     still_processed,
+    unsettled_objects,
 )
 from billhook.inbox.fetches import HighWaterMarks, SharedFetches, prefetch, primary_read
 from billhook.inbox.handlers import ROUTES, Handler, HandlerContext
@@ -42,8 +43,9 @@ from billhook.kit.clock import utcnow
 from billhook.kit.ids import new_id
 from billhook.logging import get_logger
 from billhook.models import InboxEvent
+from billhook.models.object_versions import VERSION_FLOOR, record_versions, versions_of
 from billhook.outbox import RetryPolicy
-from billhook.providers.base import PaymentProvider, ProviderEvent
+from billhook.providers.base import PaymentProvider, ProviderEvent, SnapshotReader
 from billhook.runtime import Runtime
 
 log = get_logger(__name__)
@@ -58,12 +60,50 @@ def _says_more(event_type: str) -> bool:
     return event_type in TYPE_SENSITIVE or event_type.endswith(".deleted")
 
 
+# The kinds of object an event's snapshot may stand in for a fetch of (``_seed_snapshots``). A
+# kind is listed only when every path that writes its mirror rows from provider state records the
+# object's version (``billhook.models.object_versions``), so a late, older snapshot is recognised:
+#   customer: the inbox; the checkout success page (``complete_from_redirect``: records).
+#   subscription: the inbox; the API's actions (``subscriptions.management._apply``: records);
+#     the checkout success page (records). Its read expands discounts: the provider declines a
+#     snapshot with any (``StripeProvider.object_from_snapshot``).
+#   payment_method, setup_intent, dispute: the inbox only.
+# Not listed:
+#   invoice, charge, checkout_session: their reads expand what a snapshot lacks (``payments``,
+#     ``refunds``, ``line_items``).
+#   payment_intent: the success page writes it through ``payments.sync_payment`` without a
+#     version; and its events come in pairs within a second (created, then succeeded or failed),
+#     which proves no order anyway.
+#   refund: it also arrives inside every fetched charge (``expand=refunds``), whose copy a refund
+#     event's snapshot may be older than; and the refund API writes it.
+SNAPSHOT_KINDS = frozenset({"customer", "subscription", "payment_method", "setup_intent", "dispute"})
+_UNKNOWN_TIME = 2**62  # an event without ``created``: no other event of its object is provably newer
+
+
+def _object_and_time(payload: dict[str, object]) -> tuple[str | None, int | None]:
+    """The id of the object an event is about and the event's ``created``, from its payload."""
+    data = payload.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    object_id = obj.get("id") if isinstance(obj, dict) else None
+    created = payload.get("created")
+    return (
+        object_id if isinstance(object_id, str) else None,
+        created if isinstance(created, int) and not isinstance(created, bool) else None,
+    )
+
+
 MAX_CONFLICT_RETRIES = 3
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race, retry it.
 _CONFLICT_STATES = {"40P01", "40001"}
 
 
+class StaleSnapshot(Exception):
+    """A seeded snapshot lost a race with a newer state of its object; the group is retried."""
+
+
 def _is_conflict(exc: BaseException) -> bool:
+    if isinstance(exc, StaleSnapshot):
+        return True
     orig = getattr(exc, "orig", None)
     return (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) in _CONFLICT_STATES
 
@@ -307,6 +347,7 @@ class InboxWorker:
                     }
                     reflected = await self._reflected(session, events)
                     repeats = self._repeats(events, reflected)
+                    await self._seed_snapshots(session, fetches, mine, events, reflected)
                     await prefetch(
                         fetches, self._standard([e for i, e in events.items() if i not in reflected])
                     )
@@ -316,6 +357,7 @@ class InboxWorker:
                         skip = current.claim.id in reflected or current.claim.id in repeats
                         if event is not None and not skip:
                             await self._handle(session, fetches, current, event)
+                    await self._record_versions(session, fetches)
                     await mark_all_processed(session, [c.claim for c in mine], self.runtime.clock.now())
                     await session.commit()
             except Exception as exc:
@@ -359,6 +401,85 @@ class InboxWorker:
                 repeats.add(claim_id)
             first.add(key)
         return repeats
+
+    async def _seed_snapshots(
+        self,
+        session: AsyncSession,
+        fetches: SharedFetches,
+        mine: list[Claimed],
+        events: dict[str, ProviderEvent],
+        reflected: set[str],
+    ) -> None:
+        """Seed ``fetches`` with the snapshots that are provably the newest state known of their
+        object, so that no one fetches those objects in this group.
+
+        An object of ``SNAPSHOT_KINDS`` qualifies through its newest event in the group when
+        that event is strictly newer than every other event of the object in the group (Stripe's
+        ``created`` has one-second resolution: a tie proves no order), none of them is a
+        deletion or a type its handler reads (``_says_more``), its handler is the standard one,
+        it is newer than the object's stored version plus ``fetch_skew_margin`` (so newer than
+        any state of it applied before, by the inbox or any other writer), it is not from a
+        clock ahead of ours (a test clock), and the provider says the snapshot has the shape of
+        its read. Recomputed for each transaction: a retry sees the versions committed since."""
+        fetches.unseed()
+        reader = self.provider
+        if not isinstance(reader, SnapshotReader):
+            return
+        newest = self._snapshot_candidates(mine, events, reflected)
+        if not newest:
+            return
+        # An event of the object stored beside the group (split off, failed, not due yet) may be
+        # newer: then the snapshot is not the newest state known. Keyed by the customer or, for
+        # an object without one (a detached payment method), by the object itself.
+        ids = {object_id for _kind, object_id in newest}
+        keys = ids | {c.ordering_key for c in mine if c.ordering_key}
+        unsettled = await unsettled_objects(session, keys, ids, {c.claim.id for c in mine})
+        newest = {read: event for read, event in newest.items() if read[1] not in unsettled}
+        if not newest:
+            return
+        versions = await versions_of(session, [*newest, VERSION_FLOOR])
+        margin, now = self.options.fetch_skew_margin, utcnow()
+        for read, event in newest.items():
+            known = [at for at in (versions.get(read), versions.get(VERSION_FLOOR)) if at is not None]
+            if (known and event.created <= max(known) + margin) or event.created > now + margin:
+                continue
+            obj = reader.object_from_snapshot(event)
+            if obj is not None:
+                fetches.seed(read, obj, event.created)
+
+    async def _record_versions(self, session: AsyncSession, fetches: SharedFetches) -> None:
+        """Record how new the group's applied objects are (the fetched ones: now, real time,
+        after every read answered). A seeded object whose stored version came out newer than
+        its snapshot was written meanwhile by a transaction that committed first (PostgreSQL):
+        the snapshot may have overwritten a newer state, so the group is tried again."""
+        stored = await record_versions(session, fetches.versions(SNAPSHOT_KINDS, utcnow()))
+        stale = [read for read, at in fetches.seeded.items() if stored.get(read, at) > at]
+        if stale:
+            raise StaleSnapshot(f"newer states of {stale} were applied meanwhile")
+
+    def _snapshot_candidates(
+        self, mine: list[Claimed], events: dict[str, ProviderEvent], reflected: set[str]
+    ) -> dict[tuple[str, str], ProviderEvent]:
+        """Per object of ``SNAPSHOT_KINDS``, its newest event in the group when that event is
+        strictly the newest of every event of the object (routed or not) and none says more."""
+        times: dict[str, list[int]] = {}
+        for claimed in mine:
+            object_id, created = _object_and_time(claimed.payload)
+            if object_id is not None:
+                times.setdefault(object_id, []).append(created if created is not None else _UNKNOWN_TIME)
+        spoken = {e.object_id for e in events.values() if _says_more(e.type)}
+        newest: dict[tuple[str, str], ProviderEvent] = {}
+        for claim_id, event in events.items():
+            read = primary_read(event)
+            if read is None or read[0] not in SNAPSHOT_KINDS or claim_id in reflected:
+                continue
+            if read[1] in spoken or not self._standard([event]):
+                continue
+            seen = sorted(times.get(read[1], ()), reverse=True)
+            created = int(event.created.timestamp())
+            if seen and seen[0] == created and (len(seen) == 1 or seen[1] < created):
+                newest[read] = event
+        return newest
 
     def _standard(self, events: list[ProviderEvent]) -> list[ProviderEvent]:
         """The events whose handler is the standard one, whose reads ``prefetch`` knows."""

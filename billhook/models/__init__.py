@@ -11,6 +11,7 @@ from billhook.models.fulfilment import DomainRegistration, FulfilmentRecord, Pla
 from billhook.models.inbox_events import InboxEvent, InboxStatus
 from billhook.models.invoices import Invoice
 from billhook.models.mrr_ledger import MrrMovement
+from billhook.models.object_versions import ObjectVersion
 from billhook.models.orders import Order, OrderItem, OrderType
 from billhook.models.outbox_jobs import JobStatus, OutboxJob
 from billhook.models.outgoing_webhooks import WebhookDelivery, WebhookEndpoint
@@ -34,6 +35,7 @@ __all__ = [
     "Invoice",
     "JobStatus",
     "MrrMovement",
+    "ObjectVersion",
     "Order",
     "OrderItem",
     "OrderType",

@@ -36,6 +36,7 @@ from billhook.db.mirror import SyncResult
 from billhook.entitlements import sync_entitlements
 from billhook.entitlements.service import grace_period
 from billhook.models import CheckoutSession, Order, User
+from billhook.models.object_versions import record_applied
 from billhook.outbox import effects
 from billhook.payments import service as payments
 from billhook.payments.checkout_sessions import sync_checkout_session
@@ -169,6 +170,9 @@ async def complete_from_redirect(deps: CheckoutDeps, row: CheckoutSession) -> Us
     cause = Cause(actor=f"user:{user.id}", event_type="checkout.success_redirect")
     checkout = await deps.provider.get_checkout_session(row.stripe_id)
     await apply_checkout_session(deps.session, deps.provider, checkout, cause, now=deps.clock.now())
+    await record_applied(
+        deps.session, ("customer", checkout.customer_id), ("subscription", checkout.subscription_id)
+    )
     await sync_entitlements(
         deps.session, user.id, now=deps.clock.now(), grace=grace_period(deps.settings),
         cause_event_type=cause.event_type,

@@ -242,7 +242,8 @@ class ProviderSetupIntent:
 @dataclass(frozen=True, slots=True)
 class ProviderEvent:
     """An event envelope. ``data_object`` is the object as it was when the event was made:
-    handlers use it only to find ids, never as the state to apply (see ``billhook.inbox``)."""
+    handlers use it only to find ids; only the inbox worker may apply it, as if fetched, once it
+    has proven it the newest state known of the object (:class:`SnapshotReader`, ``billhook.inbox``)."""
 
     id: str
     type: str
@@ -270,6 +271,21 @@ class ProviderEvent:
         if isinstance(value, dict):
             value = value.get("id")
         return value if isinstance(value, str) and value else None
+
+
+# What a ``PaymentProvider.get_*`` read returns.
+ProviderObject = (
+    ProviderCustomer
+    | ProviderPaymentMethod
+    | ProviderSubscription
+    | ProviderInvoice
+    | ProviderPaymentIntent
+    | ProviderCharge
+    | ProviderRefund
+    | ProviderDispute
+    | ProviderCheckoutSession
+    | ProviderSetupIntent
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,4 +343,19 @@ class PaymentProvider(Protocol):
         limit: int = 100,
     ) -> EventPage:
         """One page of events, newest first (Stripe's order); page on with ``starting_after``."""
+        ...
+
+
+@runtime_checkable
+class SnapshotReader(Protocol):
+    """A provider that can tell when an event's snapshot has the very shape of its own read.
+
+    Optional beside :class:`PaymentProvider`: the inbox asks it before applying an event's
+    snapshot instead of fetching the object (``billhook/inbox/README.md``); a provider without
+    it always fetches."""
+
+    def object_from_snapshot(self, event: ProviderEvent) -> ProviderObject | None:
+        """The event's object as the matching ``get_*`` would return it at the event's time, or
+        ``None`` when the snapshot cannot be that: another API version, a partial object, or an
+        expansion the read asks for that the snapshot lacks."""
         ...

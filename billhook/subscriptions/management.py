@@ -27,6 +27,7 @@ from billhook.entitlements.service import grace_period
 from billhook.errors import Conflict, InvalidInput, NotFound
 from billhook.kit.clock import Clock
 from billhook.models import CancellationRecord, Customer, Price, Product, Subscription, User
+from billhook.models.object_versions import record_applied
 from billhook.outbox import effects
 from billhook.providers.actions import InvoicePreview, ProrationBehavior, ProviderActions
 from billhook.providers.base import PaymentProvider, ProviderSubscription
@@ -79,6 +80,7 @@ async def _apply(
     deps: ManagementDeps, user: User, provider_sub: ProviderSubscription, cause: Cause
 ) -> Subscription:
     result = await sync_subscription(deps.session, provider_sub, cause)
+    await record_applied(deps.session, ("subscription", provider_sub.id))  # no older snapshot wins
     customer = await customer_by_stripe_id(deps.session, provider_sub.customer_id)
     await effects.sync_entitlements(deps.session, result.row, customer)
     await sync_entitlements(

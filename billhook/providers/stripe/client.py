@@ -26,6 +26,7 @@ from billhook.providers.base import (
     ProviderDispute,
     ProviderEvent,
     ProviderInvoice,
+    ProviderObject,
     ProviderPaymentIntent,
     ProviderPaymentMethod,
     ProviderRefund,
@@ -179,6 +180,17 @@ class StripeProvider:
     async def get_setup_intent(self, setup_intent_id: str) -> ProviderSetupIntent:
         doc = await self._read("setup intent", setup_intent_id, "/v1/setup_intents/{id}")
         return mapping.setup_intent(doc)
+
+    def object_from_snapshot(self, event: ProviderEvent) -> ProviderObject | None:
+        """The event's object as the matching ``get_*`` above would map it (see
+        :class:`billhook.providers.base.SnapshotReader`): only at this provider's API version, and
+        a subscription only without discounts, since its read expands them."""
+        if event.api_version != self.api_version:
+            return None
+        doc = event.data_object
+        if doc.get("object") == "subscription" and doc.get("discounts") != []:
+            return None
+        return mapping.snapshot(doc)
 
     async def retrieve_event(self, event_id: str) -> ProviderEvent:
         v1 = self._client.v1

@@ -5,6 +5,7 @@ Pure functions over dicts, so they also read event payloads and are tested witho
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from billhook.kit.clock import from_timestamp
@@ -17,6 +18,7 @@ from billhook.providers.base import (
     ProviderEvent,
     ProviderInvoice,
     ProviderLineItem,
+    ProviderObject,
     ProviderPaymentIntent,
     ProviderPaymentMethod,
     ProviderRefund,
@@ -325,3 +327,41 @@ def event(doc: Doc) -> ProviderEvent:
         previous_attributes=data.get("previous_attributes"),
         raw=doc,
     )
+
+
+# The fields each read maps, by Stripe's ``object``, for the objects an event's snapshot may stand
+# in for. Stripe renders every field of an object in ``data.object`` (null when unset), so one
+# that lacks any of these is a partial object (a test's, a forwarded one) and stands in for nothing.
+_SUBSCRIPTION_FIELDS = [
+    "id", "customer", "status", "items", "cancel_at_period_end", "cancel_at", "canceled_at",
+    "ended_at", "trial_start", "trial_end", "latest_invoice", "default_payment_method",
+    "cancellation_details", "created", "metadata", "discounts", "start_date",
+]  # fmt: skip
+_SNAPSHOTS: dict[str, tuple[frozenset[str], Callable[[Doc], ProviderObject]]] = {
+    "customer": (frozenset(["id", "created", "email", "name", "invoice_settings", "metadata"]), customer),
+    "payment_method": (frozenset(["id", "customer", "type"]), payment_method),
+    "subscription": (frozenset(_SUBSCRIPTION_FIELDS), subscription),
+    "setup_intent": (
+        frozenset(["id", "customer", "status", "payment_method", "usage", "last_setup_error", "created"]),
+        setup_intent,
+    ),
+    "dispute": (
+        frozenset(["id", "charge", "payment_intent", "amount", "currency", "status", "reason", "created"]),
+        dispute,
+    ),
+}
+
+
+def snapshot(doc: Doc) -> ProviderObject | None:
+    """A whole object as an event carries it, mapped as its read maps it; ``None`` for a partial
+    one, a deleted one, or a kind not listed in ``_SNAPSHOTS``. Expansions the reads ask for are
+    the caller's to check (``StripeProvider.object_from_snapshot``)."""
+    kind = doc.get("object")
+    found = _SNAPSHOTS.get(kind) if isinstance(kind, str) else None
+    if found is None or doc.get("deleted") or not found[0] <= doc.keys():
+        return None
+    if kind == "payment_method" and doc.get("type") == "card" and not isinstance(doc.get("card"), dict):
+        return None
+    if kind == "subscription" and not isinstance(doc.get("items"), dict):
+        return None
+    return found[1](doc)
