@@ -6,13 +6,41 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Insert, Table, bindparam, exists, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.db.upsert import insert_ignore
 from billhook.kit.clock import utcnow
 from billhook.kit.ids import new_id
 from billhook.models import OutboxJob
+
+_COLUMNS = ("id", "key", "type", "payload", "status", "attempts", "max_attempts", "run_after",
+            "created_at", "updated_at")  # fmt: skip
+
+
+def _insert_if_absent() -> Insert:
+    """PostgreSQL: ``INSERT … SELECT … WHERE NOT EXISTS (key) ON CONFLICT DO NOTHING``.
+
+    A bare ``ON CONFLICT DO NOTHING`` on a key whose job is being run waits for the job's
+    transaction: the done mark, the first statement of a handler's transaction, is an update in
+    progress on the conflicting row, and the unique check waits for it to commit or roll back. If
+    the enqueuer holds a row the handler then needs, that is a deadlock. The ``NOT EXISTS``
+    reads the committed row without waiting and skips the insert; the ``ON CONFLICT`` still
+    settles two enqueuers of a new key.
+    """
+    table: Table = OutboxJob.__table__  # type: ignore[assignment]
+    values = select(*(bindparam(name, type_=table.c[name].type) for name in _COLUMNS))
+    absent = values.where(~exists().where(table.c.key == bindparam("key")))
+    return (
+        postgresql.insert(table)
+        .from_select(list(_COLUMNS), absent)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.key)
+    )
+
+
+_INSERT_IF_ABSENT = _insert_if_absent()
 
 
 async def enqueue(
@@ -43,8 +71,10 @@ async def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    inserted = await insert_ignore(session, table, values, ["key"])
-    if inserted and session.get_bind().dialect.name == "postgresql" and due_at <= now:
+    if session.get_bind().dialect.name != "postgresql":
+        return await insert_ignore(session, table, values, ["key"])
+    inserted = (await session.execute(_INSERT_IF_ABSENT, values)).first() is not None
+    if inserted and due_at <= now:
         # Delivered to listening workers only if and when this transaction commits.
         await session.execute(text("SELECT pg_notify('billhook_outbox', '')"))
     return inserted
