@@ -5,7 +5,8 @@
 fulfilment confirms the booking) and writes a PENDING payment record carrying the session id.
 The session stays open ``BILLHOOK_BOOKING_CHECKOUT_MINUTES`` (30 by default, not Stripe's 24
 hours), so an unpaid booking does not hold its slot for a day; when it expires,
-:func:`expire_checkout_payment` fails the record and the booking can be paid again.
+:func:`expire_checkout_payment` fails the record, the slot is free for others
+(:mod:`billhook.bookings.slots`) and the booking can be paid again if nobody took its time.
 The session's price is the catalog price when the booking costs what the catalog says, else a
 provider price for exactly that amount under the lookup key ``booking:<product>:<cur>:<amount>``
 (reused by every booking at that rate; not ``billhook:`` so catalog sync leaves it alone).
@@ -29,6 +30,7 @@ from billhook.accounts.errors import Forbidden
 from billhook.audit import Cause, record
 from billhook.bookings import repository
 from billhook.bookings.service import visible_booking
+from billhook.bookings.slots import CHECKOUT_EXPIRED, refuse_taken
 from billhook.checkout.service import check_redirect
 from billhook.config import Settings
 from billhook.customers.provider_customer import provider_customer_for
@@ -80,6 +82,8 @@ async def start_booking_checkout(
         reused = await _reuse(deps, open_payment)
         if reused is not None:
             return reused
+    # Its earlier checkouts may have ended unpaid, releasing the time to others (bookings.slots).
+    await refuse_taken(deps.session, deps.provider, booking)
     client = await repository.user(deps.session, booking.client_id)
     assert client is not None
     customer_id = await provider_customer_for(deps.session, deps.actions, client)
@@ -188,9 +192,6 @@ async def attach_checkout_payment(
     ours.stripe_payment_intent_id = intent_id
     await session.flush()
     return ours
-
-
-CHECKOUT_EXPIRED = "checkout_expired"
 
 
 async def expire_checkout_payment(session: AsyncSession, checkout_stripe_id: str) -> Payment | None:

@@ -33,9 +33,10 @@ BookingCheckoutDepsDep = Annotated[BookingCheckoutDeps, Depends(booking_checkout
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def book(
-    body: BookingIn, session: SessionDep, runtime: RuntimeDep, user: CurrentUser
+    body: BookingIn, session: SessionDep, runtime: RuntimeDep, provider: ProviderDep, user: CurrentUser
 ) -> dict[str, Any]:
-    booking = await create_booking(session, user, NewBooking(**body.model_dump()), now=runtime.clock.now())
+    data = NewBooking(**body.model_dump())
+    booking = await create_booking(session, provider, user, data, now=runtime.clock.now())
     return booking_view(booking)
 
 

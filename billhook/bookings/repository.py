@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billhook.models import Booking, Payment, PaymentStatus, Price, Product, User
+from billhook.models import Booking, BookingStatus, Payment, PaymentStatus, Price, Product, User
 
 PAID = (PaymentStatus.SUCCEEDED.value, PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.REFUNDED.value)
 
@@ -29,6 +30,19 @@ async def bookings_for(session: AsyncSession, viewer: User, limit: int) -> Seque
         query = query.where(or_(Booking.client_id == viewer.id, Booking.coach_id == viewer.id))
     query = query.order_by(Booking.start_at.desc(), Booking.id.desc()).limit(limit)
     return (await session.scalars(query)).all()
+
+
+async def coach_bookings_between(
+    session: AsyncSession, coach_id: str, since: datetime, until: datetime
+) -> Sequence[Booking]:
+    """The coach's bookings not cancelled that start in ``[since, until)``, earliest first."""
+    query = select(Booking).where(
+        Booking.coach_id == coach_id,
+        Booking.status != BookingStatus.CANCELLED.value,
+        Booking.start_at >= since,
+        Booking.start_at < until,
+    )
+    return (await session.scalars(query.order_by(Booking.start_at, Booking.id))).all()
 
 
 async def booking_product(session: AsyncSession) -> Product | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from billhook.bookings.slots import MAX_SESSION_MINUTES
 from billhook.kit.money import Money
 from billhook.models import Booking
 
@@ -16,7 +17,7 @@ class BookingIn(BaseModel):
 
     coach_id: str = Field(min_length=1, max_length=40)
     start_at: AwareDatetime
-    duration_minutes: int = Field(ge=15, le=480)
+    duration_minutes: int = Field(ge=15, le=MAX_SESSION_MINUTES)
     price: int | None = Field(default=None, gt=0, le=100_000_000, description="minor units")
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     client_id: str | None = Field(default=None, max_length=40, description="when a coach or admin books")

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, record
 from billhook.bookings import repository
-from billhook.errors import Conflict, InvalidInput, NotFound
+from billhook.bookings.slots import refuse_overlap
+from billhook.errors import InvalidInput, NotFound
 from billhook.kit.money import validate_currency
 from billhook.models import Booking, BookingStatus, User
+from billhook.providers.base import PaymentProvider
 
 COACH_ROLE = "coach"
 ADMIN_ROLE = "admin"
@@ -109,17 +111,10 @@ def _currency(value: str | None) -> str | None:
         raise InvalidInput(f"currency: {exc}", field="currency") from None
 
 
-async def _refuse_overlap(session: AsyncSession, coach: User, start: datetime, minutes: int) -> None:
-    end = start + timedelta(minutes=minutes)
-    for other in await repository.bookings_for(session, coach, limit=1000):
-        if other.coach_id != coach.id or other.status == BookingStatus.CANCELLED:
-            continue
-        other_end = other.start_at + timedelta(minutes=other.duration_minutes)
-        if other.start_at < end and start < other_end:
-            raise Conflict(f"the coach is already booked from {other.start_at.isoformat()}", booking=other.id)
-
-
-async def create_booking(session: AsyncSession, author: User, data: NewBooking, *, now: datetime) -> Booking:
+async def create_booking(
+    session: AsyncSession, provider: PaymentProvider, author: User, data: NewBooking, *, now: datetime
+) -> Booking:
+    """A PENDING booking, refused (409) when the coach's time is held (:mod:`billhook.bookings.slots`)."""
     if data.start_at <= now:
         raise InvalidInput("start_at: must be in the future", field="start_at")
     coach = await _coach(session, author, data.coach_id)
@@ -127,7 +122,7 @@ async def create_booking(session: AsyncSession, author: User, data: NewBooking, 
     if client.id == coach.id:
         raise InvalidInput("coach_id: a coach cannot book themselves", field="coach_id")
     amount, currency = await session_price(session, author, data)
-    await _refuse_overlap(session, coach, data.start_at, data.duration_minutes)
+    await refuse_overlap(session, provider, coach.id, data.start_at, data.duration_minutes)
     booking = Booking(
         client_id=client.id,
         coach_id=coach.id,

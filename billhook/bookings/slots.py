@@ -1,0 +1,112 @@
+"""Which bookings hold their coach's time, and the 409 for a time already held.
+
+A booking holds its slot while it may still become a paid session:
+
+* CONFIRMED: always; CANCELLED: never;
+* PENDING with no payment attempt yet: it was just booked and its client is about to pay;
+* PENDING with attempts: while one of them is live, i.e. paid or being paid (its payment is
+  PENDING with an intent, or SUCCEEDED), or its hosted checkout is still ``open``. A card declined
+  on the hosted page fails the payment (``card_declined``) but the page stays open until it
+  expires and can still be paid with another card, so a failed attempt releases the slot only
+  once its session is over (``checkout_expired``, or the provider says ``expired``).
+
+Once every attempt is over, the booking stays PENDING (its client may pay again) but no longer
+blocks anyone: another client can book that time. Paying again re-checks the slot
+(:func:`refuse_taken`), so the client whose time was taken gets a 409 instead of a second paid
+session at the same time.
+
+The session's state is asked of the provider only when the mirror cannot tell (a PENDING record
+with no intent yet, a declined one), and only for bookings overlapping the requested time: the
+provider's clock decides expiry (the sandbox's may run ahead of Billhook's), and a
+``checkout.session.expired`` not yet delivered does not keep the slot.
+
+Both checks hold the coach's slot lock until commit, so two clients booking the same time, or a
+booking and a paying-again, are serialised (PostgreSQL; SQLite has one writer at a time).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billhook.bookings import repository
+from billhook.db.locks import hold_until_commit
+from billhook.errors import Conflict
+from billhook.models import Booking, BookingStatus, Payment, PaymentStatus
+from billhook.providers.base import PaymentProvider
+
+CHECKOUT_EXPIRED = "checkout_expired"
+# The longest session BookingIn accepts: a booking starting this much earlier cannot overlap.
+MAX_SESSION_MINUTES = 480
+
+
+async def _attempt_live(provider: PaymentProvider, payment: Payment) -> bool:
+    if payment.status in repository.PAID:
+        return True
+    if payment.status == PaymentStatus.FAILED and payment.failure_code == CHECKOUT_EXPIRED:
+        return False
+    if payment.status == PaymentStatus.PENDING and payment.stripe_payment_intent_id:
+        return True  # the checkout completed and the payment is under way
+    if not payment.checkout_session_stripe_id:
+        return payment.status == PaymentStatus.PENDING
+    checkout = await provider.get_checkout_session(payment.checkout_session_stripe_id)
+    return checkout.status != "expired"
+
+
+async def holds_slot(session: AsyncSession, provider: PaymentProvider, booking: Booking) -> bool:
+    """Whether ``booking`` keeps its coach's time from others (see the module's docstring)."""
+    if booking.status != BookingStatus.PENDING:
+        return booking.status == BookingStatus.CONFIRMED
+    attempts = await repository.payments_of(session, booking.id)
+    if not attempts:
+        return True
+    for payment in reversed(attempts):  # the newest attempt is the likeliest live one
+        if await _attempt_live(provider, payment):
+            return True
+    return False
+
+
+async def holder_of(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    coach_id: str,
+    start: datetime,
+    minutes: int,
+    *,
+    excluding: str | None = None,
+) -> Booking | None:
+    """The booking holding any of the coach's time ``[start, start + minutes)``, if one does."""
+    await hold_until_commit(session, f"coach-slots:{coach_id}")
+    end = start + timedelta(minutes=minutes)
+    since = start - timedelta(minutes=MAX_SESSION_MINUTES)
+    for other in await repository.coach_bookings_between(session, coach_id, since, end):
+        if other.id == excluding:
+            continue
+        other_end = other.start_at + timedelta(minutes=other.duration_minutes)
+        if other.start_at < end and start < other_end and await holds_slot(session, provider, other):
+            return other
+    return None
+
+
+async def refuse_overlap(
+    session: AsyncSession, provider: PaymentProvider, coach_id: str, start: datetime, minutes: int
+) -> None:
+    """409 when the requested time overlaps a booking that holds its slot."""
+    other = await holder_of(session, provider, coach_id, start, minutes)
+    if other is not None:
+        raise Conflict(f"the coach is already booked from {other.start_at.isoformat()}", booking=other.id)
+
+
+async def refuse_taken(session: AsyncSession, provider: PaymentProvider, booking: Booking) -> None:
+    """409 when, while ``booking`` was unpaid and held nothing, another booking took its time."""
+    other = await holder_of(
+        session, provider, booking.coach_id, booking.start_at, booking.duration_minutes, excluding=booking.id
+    )
+    if other is not None:
+        raise Conflict(
+            f"booking {booking.id} can no longer be paid: its checkout ended unpaid and the coach's "
+            f"time from {other.start_at.isoformat()} has since been booked by someone else; "
+            "book another time",
+            booking=other.id,
+        )

@@ -1,0 +1,132 @@
+"""An unpaid booking whose checkout ended holds its coach's time no longer (issue #18 follow-up).
+
+A booking keeps its slot while just booked, while its hosted checkout is open (even after a card
+was declined on it: the page can still be paid) and once paid. When the checkout expires the
+booking stays PENDING but another client can book that time; the first client's "pay again"
+re-checks the slot: 409 if it was taken meanwhile, a new checkout if it is still free. Through
+the real routes and the sandbox, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from billhook.models import Payment
+from tests.support.payments import People, booking_payments, next_start, wait_status
+from tests.support.stack import Customer, Stack
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+DECLINED = "4000 0000 0000 0002"
+
+
+async def book_at(stack: Stack, people: People, who: Customer, start: str) -> httpx.Response:
+    body = {"coach_id": people.ids["coach"], "start_at": start, "duration_minutes": 60}
+    return await stack.http.post("/api/bookings", json=body, headers=who.headers)
+
+
+async def booked(stack: Stack, people: People, who: Customer, start: str) -> dict[str, Any]:
+    response = await book_at(stack, people, who, start)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def checkout(stack: Stack, who: Customer, booking_id: str) -> httpx.Response:
+    return await stack.http.post(f"/api/bookings/{booking_id}/checkout", json={}, headers=who.headers)
+
+
+async def opened(stack: Stack, who: Customer, booking_id: str) -> dict[str, Any]:
+    response = await checkout(stack, who, booking_id)
+    assert response.status_code == 201, response.text
+    started: dict[str, Any] = response.json()
+    return started
+
+
+async def expire_checkouts(stack: Stack, *booking_ids: str) -> None:
+    """Move the sandbox past the 30 minutes and wait until each checkout's payment is failed."""
+    await stack.advance(hours=1)
+    for booking_id in booking_ids:
+
+        async def expired(booking_id: str = booking_id) -> list[Payment]:
+            payments = await booking_payments(stack, booking_id)
+            return [p for p in payments if p.failure_code == "checkout_expired"]
+
+        await stack.eventually(expired)
+
+
+def assert_conflict(response: httpx.Response, *words: str) -> None:
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "conflict", error
+    for word in words:
+        assert word in error["message"], error
+
+
+async def test_a_booking_holds_its_time_until_its_checkout_expires_then_another_client_takes_it(
+    shared_stack: Stack, people: People
+) -> None:
+    stack, start = shared_stack, next_start()
+    first = await booked(stack, people, people.client, start)
+    assert_conflict(await book_at(stack, people, people.other_client, start), "already booked")
+    await opened(stack, people.client, first["id"])
+    assert_conflict(await book_at(stack, people, people.other_client, start), "already booked")
+
+    await expire_checkouts(stack, first["id"])
+
+    second = await booked(stack, people, people.other_client, start)
+    again = await checkout(stack, people.client, first["id"])
+    assert_conflict(again, "booked by someone else", "book another time")
+    assert again.json()["error"]["booking"] == second["id"]
+    # The refused attempt opened nothing: the booking still has its one (expired) payment.
+    assert [p.failure_code for p in await booking_payments(stack, first["id"])] == ["checkout_expired"]
+    # The one who took the time pays as usual.
+    paid = await stack.pay((await opened(stack, people.other_client, second["id"]))["url"])
+    assert paid.status_code == 303, paid.text
+    await wait_status(stack, second["id"], "CONFIRMED")
+
+
+async def test_paying_again_succeeds_while_the_time_is_still_free(
+    shared_stack: Stack, people: People
+) -> None:
+    """The other client's overlapping booking expired too: the first one pays; then the other is refused."""
+    stack, start = shared_stack, next_start()
+    first = await booked(stack, people, people.client, start)
+    await opened(stack, people.client, first["id"])
+    await expire_checkouts(stack, first["id"])
+    second = await booked(stack, people, people.other_client, start)
+    await opened(stack, people.other_client, second["id"])
+    await expire_checkouts(stack, second["id"])
+
+    again = await opened(stack, people.client, first["id"])
+    paid = await stack.pay(again["url"])
+    assert paid.status_code == 303, paid.text
+    await wait_status(stack, first["id"], "CONFIRMED")
+    assert_conflict(await checkout(stack, people.other_client, second["id"]), "booked by someone else")
+    assert_conflict(await book_at(stack, people, people.other_client, start), "already booked")
+
+
+async def test_a_declined_card_keeps_the_time_while_the_hosted_page_is_open(
+    shared_stack: Stack, people: People
+) -> None:
+    """The decline fails the payment, but the same page can still be paid: the time stays held
+    until the page expires."""
+    stack, start = shared_stack, next_start()
+    first = await booked(stack, people, people.client, start)
+    started = await opened(stack, people.client, first["id"])
+    declined = await stack.pay(started["url"], DECLINED)
+    assert declined.status_code == 402
+
+    async def failed() -> list[Payment]:
+        return [p for p in await booking_payments(stack, first["id"]) if p.status == "FAILED"]
+
+    [payment] = await stack.eventually(failed)
+    assert payment.failure_code == "card_declined"
+    assert_conflict(await book_at(stack, people, people.other_client, start), "already booked")
+
+    await stack.advance(hours=1)
+    session = await stack.provider.get_checkout_session(started["session_id"])
+    assert session.status == "expired"
+    await booked(stack, people, people.other_client, start)
