@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,11 +14,16 @@ from billhook.models import AuditEntry
 
 @dataclass(frozen=True, slots=True)
 class Cause:
-    """Why a change happens: the provider event (for webhooks) or the actor (cli, user:<id>)."""
+    """Why a change happens: the provider event (for webhooks) or the actor (cli, user:<id>).
+
+    ``event_created`` is the provider's time of that event (its ``created``), when known: the MRR
+    ledger dates changes the object itself carries no time for by it.
+    """
 
     actor: str = "webhook"
     event_id: str | None = None
     event_type: str | None = None
+    event_created: datetime | None = None
 
 
 async def record(

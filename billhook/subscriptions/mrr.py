@@ -7,7 +7,7 @@ change by a time the provider gives for it rather than by when Billhook saw it:
 - a trial starts at ``trial_start``; paying starts at ``trial_end`` (a converted trial) or at
   ``start_date``; an ended subscription ends at ``ended_at`` (Stripe sets it when access ends);
 - a price or quantity change, which the subscription carries no time for, is dated by the provider
-  event that revealed it (``inbox_events.provider_created_at``), else by the clock.
+  event that revealed it (its ``created``, the inbox's ``provider_created_at``), else by the clock.
 
 One row per subscription and effective time (a unique key): a replayed event finds its fact already
 there. A fact arriving late (an older time than facts already recorded) is put in its place, and the
@@ -25,7 +25,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.kit.clock import utcnow
@@ -192,18 +192,35 @@ def _implied(subscription: ProviderSubscription, now: Contribution) -> list[tupl
     return points
 
 
+# Built once: every subscription sync reads its chain.
+_EVENT_TIME = select(InboxEvent.provider_created_at).where(InboxEvent.event_id == bindparam("event_id"))
+_IN_ORDER = (MrrMovement.effective_at, MrrMovement.id)
+_SUBSCRIPTION_CHAIN = (
+    select(MrrMovement)
+    .where(MrrMovement.subscription_id == bindparam("subscription_id"))
+    .order_by(*_IN_ORDER)
+)
+_CUSTOMER_CHAIN = (
+    select(MrrMovement)
+    .where(MrrMovement.customer_id == bindparam("customer_id"), MrrMovement.currency == bindparam("currency"))
+    .order_by(*_IN_ORDER)
+)
+
+
 async def _event_time(session: AsyncSession, event_id: str | None) -> datetime | None:
     if not event_id:
         return None
-    found: datetime | None = await session.scalar(
-        select(InboxEvent.provider_created_at).where(InboxEvent.event_id == event_id)
-    )
+    found: datetime | None = await session.scalar(_EVENT_TIME, {"event_id": event_id})
     return found
 
 
-async def _chain(session: AsyncSession, **where: str) -> list[MrrMovement]:
-    statement = select(MrrMovement).filter_by(**where).order_by(MrrMovement.effective_at, MrrMovement.id)
-    return list((await session.scalars(statement)).all())
+async def _subscription_chain(session: AsyncSession, subscription_id: str) -> list[MrrMovement]:
+    return list((await session.scalars(_SUBSCRIPTION_CHAIN, {"subscription_id": subscription_id})).all())
+
+
+async def _customer_chain(session: AsyncSession, customer_id: str, currency: str) -> list[MrrMovement]:
+    params = {"customer_id": customer_id, "currency": currency}
+    return list((await session.scalars(_CUSTOMER_CHAIN, params)).all())
 
 
 def _state_at(chain: Sequence[MrrMovement], at: datetime) -> tuple[State, int] | None:
@@ -217,18 +234,25 @@ async def record(
     subscription: ProviderSubscription,
     *,
     event_id: str | None,
+    event_created: datetime | None = None,
     now: datetime | None = None,
 ) -> MrrMovement | None:
     """Keep ``row.mrr``/``row.currency`` and write the ledger fact for ``subscription``'s state.
 
-    Returns the new or changed ledger row, or ``None`` when the state was already recorded.
+    ``event_created`` is the causing event's time when the caller has it (the inbox handlers do);
+    else it is read from the inbox by ``event_id``. Returns the new or changed ledger row, or
+    ``None`` when the state was already recorded.
     """
     current = contribution(subscription, row.product_id)
     row.mrr, row.currency = current.amount, current.currency or row.currency
     if row.customer_id is None or row.currency is None or current.state is State.NONE:
         return None
-    chain = await _chain(session, subscription_id=row.id)
-    event_at = await _event_time(session, event_id) or _undated(subscription, chain, now or utcnow())
+    chain = await _subscription_chain(session, row.id)
+    event_at = (
+        (event_created if event_id else None)
+        or await _event_time(session, event_id)
+        or _undated(subscription, chain, now or utcnow())
+    )
     at = _effective_at(subscription, current, chain, event_at)
     written = [
         _put(
@@ -336,7 +360,7 @@ async def rechain(session: AsyncSession, customer_id: str, currency: str) -> Non
     subscription_mrr: dict[str, int] = {}
     subscription_state: dict[str, str] = {}
     paid_before = False
-    for fact in await _chain(session, customer_id=customer_id, currency=currency):
+    for fact in await _customer_chain(session, customer_id, currency):
         mrr_after = fact.amount if fact.state_after == State.PAYING else 0
         mrr_before = subscription_mrr.get(fact.subscription_id, 0)
         customer_before = sum(subscription_mrr.values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, apply_changes, record
@@ -15,12 +15,13 @@ from billhook.subscriptions import mrr
 
 # Columns whose change matters to access (roles, entitlements).
 ACCESS_COLUMNS = frozenset({"status", "price_stripe_id", "product_id", "quantity", "current_period_end"})
+_PRODUCT_ID = select(Product.id).where(Product.stripe_id == bindparam("stripe_id"))
 
 
 async def _catalog_product(session: AsyncSession, stripe_product_id: str | None) -> str | None:
     if not stripe_product_id:
         return None
-    product = await session.scalar(select(Product.id).where(Product.stripe_id == stripe_product_id))
+    product = await session.scalar(_PRODUCT_ID, {"stripe_id": stripe_product_id})
     return product or stripe_product_id
 
 
@@ -56,7 +57,7 @@ async def sync_subscription(
     changes = apply_changes(row, values)
     await session.flush()
     # The MRR ledger moves with the mirror, in this transaction (docs/analytics.md).
-    await mrr.record(session, row, subscription, event_id=cause.event_id)
+    await mrr.record(session, row, subscription, event_id=cause.event_id, event_created=cause.event_created)
     if created or changes:
         await record(
             session,

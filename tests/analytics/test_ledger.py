@@ -7,8 +7,10 @@ import itertools
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from billhook.audit import Cause
 from billhook.models import Subscription
 from billhook.providers.base import ProviderDiscount
+from billhook.subscriptions.service import sync_subscription
 from tests.support.analytics_factories import changed, day, event, ledger, subscription, sync
 
 
@@ -74,6 +76,21 @@ async def test_a_plan_change_is_dated_by_the_event_that_revealed_it(
         assert await ledger(session) == [
             ("sub_p", day(0), "new", 0, 1000),
             ("sub_p", day(10), "expansion", 1000, 3000),
+        ]
+
+
+async def test_a_plan_change_is_dated_by_the_time_its_cause_carries_without_reading_the_inbox(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """The inbox handlers pass the event's ``created`` along; no inbox row is looked up."""
+    basic = subscription("sub_c", "cus_c")
+    revealed = Cause(actor="webhook", event_id="evt_not_stored", event_created=day(12))
+    async with session_factory() as session:
+        await sync(session, basic)
+        await sync_subscription(session, changed(basic, unit_amount=3000), revealed)
+        assert await ledger(session) == [
+            ("sub_c", day(0), "new", 0, 1000),
+            ("sub_c", day(12), "expansion", 1000, 3000),
         ]
 
 

@@ -28,7 +28,8 @@ class HandlerContext:
 
     @property
     def cause(self) -> Cause:
-        return Cause(actor="webhook", event_id=self.event.id, event_type=self.event.type)
+        event = self.event
+        return Cause(actor="webhook", event_id=event.id, event_type=event.type, event_created=event.created)
 
     @property
     def object_id(self) -> str:
