@@ -153,7 +153,9 @@ async def mark_done(session: AsyncSession, job_id: str, worker_id: str, now: dat
     On PostgreSQL the worker runs this first, before the handler: the update also locks the row
     until the handler's transaction ends, so even a lease that expires mid-run cannot hand the
     job to a second worker (its claim skips locked rows), and a handler that fails rolls the
-    mark back with its own writes. One statement instead of a lock and a later update.
+    mark back with its own writes. One statement instead of a lock and a later update; the
+    price is that ``finished_at`` is then when the successful run started, and that another
+    transaction writing this row waits for the handler (see ``enqueue``'s ``NOT EXISTS``).
     """
     result = await session.execute(_MARK_DONE, {"b_id": job_id, "b_worker": worker_id, "b_now": now})
     return result.first() is not None
