@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, record
 from billhook.cache import BillhookCache
+from billhook.catalog.kinds import ItemKind
 from billhook.config import Settings
 from billhook.customers.repository import customer_of_user
 from billhook.customers.service import customer_by_stripe_id
@@ -195,11 +196,36 @@ class PlanChange:
     trial_end: datetime | None = None  # set while a trial goes on after the change (nothing charged)
 
 
+async def _refuse_domain(session: AsyncSession, row: Subscription, subscription_id: str | None) -> None:
+    """A domain subscription renews one domain's registration: it has no plan to change.
+
+    Without a ``subscription_id`` the action takes the plan, else the newest domain subscription
+    (:func:`~billhook.subscriptions.repository.live_with_products`), so a user with domains only
+    would switch a domain into a plan: 409, as for the other states a change cannot start from.
+    """
+    product = await session.get(Product, row.product_id) if row.product_id else None
+    if product is None or product.fulfilment != ItemKind.DOMAIN:
+        return
+    if subscription_id is None:
+        raise Conflict(
+            "you have no plan subscription to change; buy a plan instead (POST /api/payments/checkout)"
+        )
+    raise Conflict(
+        f"subscription {subscription_id} renews a domain registration and cannot change plan",
+        subscription_id=subscription_id,
+    )
+
+
 async def _target_price(session: AsyncSession, row: Subscription, product_id: str) -> Price:
     product = await session.get(Product, product_id)
     if product is None or not product.active or product.type != "subscription":
         raise InvalidInput(
             f"product_id: {product_id!r} is not an active subscription plan", field="product_id"
+        )
+    if product.fulfilment == ItemKind.DOMAIN:
+        raise InvalidInput(
+            f"product_id: {product.name} registers a domain and is bought at checkout, not a plan",
+            field="product_id",
         )
     if product.id == row.product_id:
         raise Conflict(f"you are already on {product.name}")
@@ -237,6 +263,7 @@ async def change_plan(
         if preview
         else await _subscription_to_change(deps.session, user, subscription_id)
     )
+    await _refuse_domain(deps.session, row, subscription_id)
     price = await _target_price(deps.session, row, product_id)
     assert price.stripe_id is not None
     current = await deps.provider.get_subscription(row.stripe_id)
