@@ -31,7 +31,7 @@ from billhook.audit import Cause, record
 from billhook.bookings import repository
 from billhook.bookings.service import visible_booking
 from billhook.bookings.slots import CHECKOUT_EXPIRED, refuse_taken
-from billhook.checkout.service import check_redirect
+from billhook.checkout.service import check_redirect, open_provider_checkout
 from billhook.config import Settings
 from billhook.customers.provider_customer import provider_customer_for
 from billhook.customers.views import views_changed
@@ -90,7 +90,8 @@ async def start_booking_checkout(
     price_id = await _price_for(deps, booking)
     payment = await _pending_payment(deps.session, booking, client)
     base = deps.settings.billhook_base_url
-    created = await deps.actions.create_checkout_session(
+    created = await open_provider_checkout(
+        deps.actions,
         CheckoutRequest(
             mode="payment",
             price_id=price_id,
@@ -101,7 +102,7 @@ async def start_booking_checkout(
             client_reference_id=client.id,
             metadata={"booking_id": booking.id, "user_id": client.id, "payment_id": payment.id},
             expires_after=timedelta(minutes=deps.settings.billhook_booking_checkout_minutes),
-        )
+        ),
     )
     payment.checkout_session_stripe_id = created.id
     payment.raw = {"checkout_url": created.url}

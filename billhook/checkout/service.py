@@ -31,7 +31,13 @@ from billhook.errors import Conflict, InvalidInput
 from billhook.kit.clock import Clock
 from billhook.models import CheckoutSession, Order, OrderType, Price, Product, Subscription, User
 from billhook.models.orders import OrderStatus
-from billhook.providers.actions import CheckoutMode, CheckoutRequest, ProviderActions
+from billhook.providers.actions import (
+    CheckoutMode,
+    CheckoutRequest,
+    CreatedCheckout,
+    MissingAtProvider,
+    ProviderActions,
+)
 from billhook.providers.base import PaymentProvider
 from billhook.subscriptions import repository as subscriptions_repository
 
@@ -200,7 +206,8 @@ async def _open_session(
     trial = price.trial_days if mode == "subscription" else None
     if trial and await subscriptions_repository.had_subscription_to(deps.session, user.id, product.id):
         trial = None  # one trial per customer and plan
-    created = await deps.actions.create_checkout_session(
+    created = await open_provider_checkout(
+        deps.actions,
         CheckoutRequest(
             mode=mode,
             price_id=price.stripe_id,
@@ -212,7 +219,7 @@ async def _open_session(
             client_reference_id=user.id,
             metadata=metadata,
             trial_period_days=trial,
-        )
+        ),
     )
     order.checkout_session_stripe_id = created.id
     amount = created.amount_total if created.amount_total is not None else order.amount_total
@@ -233,6 +240,26 @@ async def _open_session(
         created.id, created.url, created.expires_at, amount, row.currency or price.currency, order.id, False,
         price_stripe_id=price.stripe_id,
     )  # fmt: skip
+
+
+async def open_provider_checkout(actions: ProviderActions, request: CheckoutRequest) -> CreatedCheckout:
+    """The provider's session for ``request``; 409 naming the customer when the provider has none.
+
+    The customer comes from the mirror, which still names one deleted at the provider until its
+    ``customer.deleted`` is applied (then :func:`provider_customer_for` makes a new one). Until
+    then the provider refuses the session; what is wrong is the account's customer, not the price
+    or the request.
+    """
+    try:
+        return await actions.create_checkout_session(request)
+    except MissingAtProvider as exc:
+        if exc.param != "customer":
+            raise
+        raise Conflict(
+            f"checkout cannot start: the payment provider has no customer {request.customer_id}, "
+            "the billing account this user pays as (deleted there?); try again in a few minutes, "
+            "or contact support if this persists"
+        ) from None
 
 
 async def _refuse_second_subscription(session: AsyncSession, user: User, product: Product) -> None:

@@ -7,7 +7,8 @@ and registers webhook endpoints. Inputs and outputs are provider-neutral frozen 
 Every mutating method takes an ``idempotency_key``: a caller that retries (a nervous user, a
 job run twice) sends the same key and the provider performs the change once
 (https://docs.stripe.com/api/idempotent_requests). Errors: :class:`billhook.errors.NotFound`
-for unknown ids, :class:`CardDeclined` (402) when the card is refused, and
+for unknown ids (:class:`MissingAtProvider` naming the request field whose object is gone),
+:class:`CardDeclined` (402) when the card is refused, and
 :class:`billhook.errors.ProviderError` (502, the provider's message) for anything else.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
-from billhook.errors import ProviderError
+from billhook.errors import NotFound, ProviderError
 from billhook.providers.base import ProviderInvoice, ProviderRefund, ProviderSubscription
 
 CheckoutMode = Literal["payment", "subscription"]
@@ -31,6 +32,17 @@ class CardDeclined(ProviderError):
 
     status_code: ClassVar[int] = 402
     code: ClassVar[str] = "card_declined"
+
+
+class MissingAtProvider(NotFound):
+    """An object the request named does not exist at the provider (Stripe's ``resource_missing``).
+
+    ``param`` is the request field that named it (Stripe's ``error.param``, e.g. ``customer``),
+    so a caller can tell which of the ids it sent is gone and say so."""
+
+    def __init__(self, message: str, *, param: str | None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,14 @@ sandbox or Stripe). Every mutating call sends the caller's ``idempotency_key``.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import stripe
 
-from billhook.errors import Conflict, NotFound, ProviderError
+from billhook.errors import Conflict, ProviderError
 from billhook.kit.clock import from_timestamp
 from billhook.providers.actions import (
     USER_ID_METADATA,
@@ -23,6 +23,7 @@ from billhook.providers.actions import (
     CheckoutRequest,
     CreatedCheckout,
     InvoicePreview,
+    MissingAtProvider,
     PreviewLine,
     PriceSpec,
     ProrationBehavior,
@@ -61,7 +62,14 @@ STATE_CONFLICTS = frozenset(
 )
 
 
-async def _call(what: str, call: Callable[[], Awaitable[Any]]) -> Doc:
+async def _call(
+    what: str, call: Callable[[], Awaitable[Any]], *, named: Mapping[str, str] | None = None
+) -> Doc:
+    """``call``'s answer as a dict, Stripe's errors as Billhook's.
+
+    ``what`` names the object the request is about; ``named`` the other objects it refers to, by
+    request field: a ``resource_missing`` names the one Stripe's ``param`` points at, so a
+    checkout for a deleted customer does not report its price as missing."""
     try:
         return _as_dict(await call())
     except stripe.RateLimitError as exc:
@@ -70,7 +78,9 @@ async def _call(what: str, call: Callable[[], Awaitable[Any]]) -> Doc:
         raise CardDeclined(_message(exc), provider_code=exc.code) from None
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404 or exc.code == "resource_missing":
-            raise NotFound(f"{what} was not found at the payment provider") from None
+            missing = (named or {}).get(exc.param or "", what)
+            message = f"{missing} was not found at the payment provider"
+            raise MissingAtProvider(message, param=exc.param) from None
         if exc.code in STATE_CONFLICTS:
             raise Conflict(_message(exc), provider_code=exc.code) from None
         raise ProviderError(_message(exc), provider_code=exc.code) from None
@@ -155,6 +165,7 @@ class StripeActions:
         doc = await _call(
             f"price {request.price_id}",
             lambda: v1.checkout.sessions.create_async(params, _key(request.idempotency_key)),
+            named={"customer": f"customer {request.customer_id}"},
         )
         return CreatedCheckout(
             id=str(doc["id"]),
