@@ -41,17 +41,23 @@ class SyncResult(Generic[Row]):
         return self.created or bool(self.changes)
 
 
-def _found(session: AsyncSession) -> _Found | None:
-    """The rows found in the session's current transaction (None outside one)."""
+def transaction_memo(session: AsyncSession, name: str) -> dict[Any, Any] | None:
+    """A dict kept in the session for its current transaction only (None outside one): what
+    this transaction already looked up or applied, forgotten at commit or rollback."""
     transaction = session.sync_session.get_transaction()
     if transaction is None:
         return None
-    kept = session.info.get(_FOUND)
+    kept = session.info.get(name)
     if kept is None or kept[0] is not transaction:
         kept = (transaction, {})
-        session.info[_FOUND] = kept
-    found: _Found = kept[1]
-    return found
+        session.info[name] = kept
+    memo: dict[Any, Any] = kept[1]
+    return memo
+
+
+def _found(session: AsyncSession) -> _Found | None:
+    """The rows found in the session's current transaction (None outside one)."""
+    return transaction_memo(session, _FOUND)
 
 
 def _remembered(session: AsyncSession, key: tuple[type[Any], str, str], lock: bool) -> Any | None:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.audit import Cause, apply_changes, record
 from billhook.customers.service import ensure_customer
 from billhook.customers.views import views_changed
-from billhook.db.mirror import SyncResult, find, get_or_create
+from billhook.db.mirror import SyncResult, find, get_or_create, transaction_memo
 from billhook.models import Product, Subscription
 from billhook.providers.base import ProviderSubscription
 from billhook.subscriptions import mrr
@@ -16,6 +16,7 @@ from billhook.subscriptions import mrr
 # Columns whose change matters to access (roles, entitlements).
 ACCESS_COLUMNS = frozenset({"status", "price_stripe_id", "product_id", "quantity", "current_period_end"})
 _PRODUCT_ID = select(Product.id).where(Product.stripe_id == bindparam("stripe_id"))
+_APPLIED = "billhook.subscriptions.applied"  # provider objects this transaction applied, by id
 
 
 async def _catalog_product(session: AsyncSession, stripe_product_id: str | None) -> str | None:
@@ -33,11 +34,16 @@ async def sync_subscription(
     row, created = await get_or_create(
         session, Subscription, subscription.id, {"status": subscription.status, "quantity": 1, "raw": {}}
     )
+    applied = transaction_memo(session, _APPLIED)
+    again = applied.get(subscription.id) if applied is not None else None
+    if again is not None and again[0] is not subscription:
+        again = None
     item = subscription.first_item
+    product_id = again[1] if again else await _catalog_product(session, item.product_id if item else None)
     values = {
         "customer_id": customer.id,
         "user_id": row.user_id or customer.user_id,
-        "product_id": await _catalog_product(session, item.product_id if item else None),
+        "product_id": product_id,
         "price_stripe_id": item.price_id if item else None,
         "quantity": item.quantity if item else 1,
         "status": subscription.status,
@@ -55,9 +61,17 @@ async def sync_subscription(
         "raw": subscription.raw,
     }
     changes = apply_changes(row, values)
+    if again and not (created or changes):
+        # This very object was applied in this transaction already (the inbox applies a group's
+        # checkout, subscription and invoice events together, and each syncs the subscription
+        # from the one copy fetched for the group): the row still equals it and its ledger fact
+        # is recorded, so applying it again would write nothing.
+        return SyncResult(row, False, {})
     await session.flush()
     # The MRR ledger moves with the mirror, in this transaction (docs/analytics.md).
     await mrr.record(session, row, subscription, event_id=cause.event_id, event_created=cause.event_created)
+    if applied is not None:
+        applied[subscription.id] = (subscription, values["product_id"])
     if created or changes:
         await record(
             session,
