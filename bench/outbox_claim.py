@@ -172,7 +172,8 @@ def section(results: list[ClaimTiming], claims: int) -> list[str]:
         *[f"| {r.rows:,} | {r.median_ms:.2f} | {r.p95_ms:.2f} | {r.execution_ms:.3f} | "
           f"{r.buffers.removeprefix('Buffers: ')} |" for r in results],
         "",
-        f"Plan at every size: {' / '.join(sorted({r.plan for r in results}))}.", "",
+        "Plans seen (the pick always through the pending index, the update through the primary key): "
+        f"{' / '.join(sorted({r.plan for r in results}))}.", "",
     ]  # fmt: skip
 
 

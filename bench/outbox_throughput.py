@@ -257,6 +257,26 @@ def _row(label: str, runs: list[Run]) -> str:
     return f"| {label} | {rate:,.0f} | {worker:.2f} | {database:.2f} | {rounds} |"
 
 
+def _comparison(rates: dict[str, list[Run]]) -> list[str]:
+    """Ratios within each round (the machine drifts between rounds), and the CPU bound of one worker."""
+    one = rates["1"]
+    worker_ms = statistics.median(run.worker_cpu_ms for run in one)
+    database_ms = statistics.median(run.database_cpu_ms for run in one)
+    ceiling = min(1000 / worker_ms, 2000 / (worker_ms + database_ms))
+    lines = [
+        f"CPU bound of one worker: its process spends {worker_ms:.2f} ms of CPU per job and PostgreSQL "
+        f"{database_ms:.2f} ms, so with the 2 cores to themselves (the worker on one) they could run about "
+        f"{ceiling:,.0f} jobs/s. The best round: {max(run.rate for run in one):,.0f} jobs/s.", "",
+    ]  # fmt: skip
+    if "1, baseline" in rates:
+        ratios = [run.rate / base.rate for run, base in zip(one, rates["1, baseline"], strict=True)]
+        lines[-1:-1] = [
+            f"One worker against the baseline's, same round: "
+            f"{', '.join(f'x{ratio:.2f}' for ratio in ratios)}; median x{statistics.median(ratios):.2f}."
+        ]
+    return lines
+
+
 def _section(
     rates: dict[str, list[Run]],
     latencies: tuple[float, float],
@@ -280,6 +300,7 @@ def _section(
         "| workers | jobs/s (median) | worker CPU ms/job | PostgreSQL CPU ms/job | jobs/s by round |",
         "|---:|---:|---:|---:|---|",
         *[_row(label, label_runs) for label, label_runs in rates.items()], "",
+        *_comparison(rates),
         f"Commit-to-start latency (1 idle worker, LISTEN/NOTIFY wake-up, 200 jobs committed 20 ms apart): "
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms.", "",
         "A slot with a backlog claims up to 8 jobs in one claim transaction (`SET LOCAL "
