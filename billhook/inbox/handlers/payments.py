@@ -60,11 +60,13 @@ async def _record_refund(
 
 async def _from_charge(ctx: HandlerContext, charge_id: str) -> ProviderCharge:
     charge = await ctx.provider.get_charge(charge_id)
-    if charge.customer_id:
+    if charge.customer_id and charge.customer_id != ctx.event.object_ref("customer"):
         # Refunds and disputes name no customer, so their events are keyed by their own id and
         # may run beside the customer's other events. Taking the customer's mirror lock before
         # writing anything puts them in line after those (the same lock order as the customer's
         # own groups), instead of locking the customer's rows in another order: no deadlock.
+        # An event naming the charge's customer (``charge.*``) is keyed by that customer, whose
+        # lock the worker already holds for the group.
         await hold_mirror_of(ctx.session, charge.customer_id)
     intent = (
         await ctx.provider.get_payment_intent(charge.payment_intent_id) if charge.payment_intent_id else None
