@@ -41,6 +41,23 @@ def _insert_if_absent() -> Insert:
 
 
 _INSERT_IF_ABSENT = _insert_if_absent()
+_NOTIFY = text("SELECT pg_notify('billhook_outbox', '')")
+_NOTIFIED = "billhook.outbox.notified_in"
+
+
+def _first_notify_in_transaction(session: AsyncSession) -> bool:
+    """Whether this (sub)transaction has not notified the workers yet, and now counts as having.
+
+    PostgreSQL folds identical notifications of one transaction into one at commit, so a second
+    ``pg_notify`` only costs a round trip. Kept per innermost transaction: a savepoint rolled back
+    takes its notification with it, and the enclosing transaction then notifies again.
+    """
+    sync = session.sync_session
+    current = sync.get_nested_transaction() or sync.get_transaction()
+    if current is None or session.info.get(_NOTIFIED) is current:
+        return current is None
+    session.info[_NOTIFIED] = current
+    return True
 
 
 async def enqueue(
@@ -74,7 +91,7 @@ async def enqueue(
     if session.get_bind().dialect.name != "postgresql":
         return await insert_ignore(session, table, values, ["key"])
     inserted = (await session.execute(_INSERT_IF_ABSENT, values)).first() is not None
-    if inserted and due_at <= now:
+    if inserted and due_at <= now and _first_notify_in_transaction(session):
         # Delivered to listening workers only if and when this transaction commits.
-        await session.execute(text("SELECT pg_notify('billhook_outbox', '')"))
+        await session.execute(_NOTIFY)
     return inserted

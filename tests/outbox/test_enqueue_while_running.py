@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 
 from billhook.kit.clock import utcnow
 from billhook.models import JobStatus, OutboxJob
@@ -39,4 +40,33 @@ async def test_enqueuing_a_running_jobs_key_does_not_wait_for_its_handler(databa
             jobs = await session.execute(select(OutboxJob.status, func.count()).group_by(OutboxJob.status))
             assert jobs.all() == [(JobStatus.DONE, 1)]
     finally:
+        await runtime.aclose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_jobs_enqueued_together_notify_the_workers_once_per_transaction(database_url: str) -> None:
+    runtime = build_runtime(database_url)
+    notifies: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "pg_notify" in statement:
+            notifies.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with runtime.session_factory() as session:
+            for n in range(3):
+                await enqueue(session, EFFECT, {}, key=f"together-{n}")
+            await session.commit()
+        assert len(notifies) == 1
+        async with runtime.session_factory() as session:
+            await enqueue(session, EFFECT, {}, key="in-savepoint")
+            savepoint = await session.begin_nested()
+            await enqueue(session, EFFECT, {}, key="inside")
+            await savepoint.rollback()  # takes its notification with it
+            await enqueue(session, EFFECT, {}, key="after-savepoint")
+            await session.commit()
+        assert len(notifies) == 4  # the transaction, the savepoint, the transaction again
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
         await runtime.aclose()
