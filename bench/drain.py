@@ -1,7 +1,7 @@
 """Drain benchmark: how fast ``billhook worker`` applies a burst of provider events on PostgreSQL.
 
     .venv/bin/python -m bench.drain [--signups 120] [--latencies 0,100] [--workers 1,2,4]
-                                    [--concurrency 4] [--timeout 180] [--write]
+                                    [--concurrency 4] [--rounds 3] [--timeout 180] [--write]
 
 * The stand-in Stripe API is the offline sandbox served by uvicorn in a **separate process**,
   every API request held ``latency`` ms before it is answered (0 and 100 by default).
@@ -442,11 +442,12 @@ async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, int]]:
             mix[event["type"]] = mix.get(event["type"], 0) + 1
         print(f"{len(events)} events from {args.signups} sign-ups", file=sys.stderr)
         runs = []
-        for latency in args.latencies:
-            for workers in args.workers:
-                result = await one_run(stand_in, events, latency, workers, args.concurrency, args.timeout)
-                print(_row(result), file=sys.stderr)
-                runs.append(result)
+        for _ in range(args.rounds):  # every setting once per round: drift hits all alike
+            for latency in args.latencies:
+                for workers in args.workers:
+                    result = await one_run(stand_in, events, latency, workers, args.concurrency, args.timeout)
+                    print(_row(result), file=sys.stderr)
+                    runs.append(result)
         return runs, mix
     finally:
         server.send_signal(signal.SIGTERM)
@@ -455,8 +456,8 @@ async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, int]]:
 
 HEADER = (
     "| latency | workers | events | events/s | drained s | provider requests/event | SQL statements/event "
-    "| transactions/event | outbox jobs/event | worker CPU ms/event | p99 stored→applied ms |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| transactions/event | outbox jobs/event | worker CPU ms/event | p99 stored→applied ms |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 )
 
 
@@ -470,11 +471,27 @@ def _row(run: Run) -> str:
     )
 
 
+def median_runs(runs: list[Run]) -> list[tuple[Run, list[Run]]]:
+    """Per setting (latency, workers), in first-seen order: the run with the median events/s (the
+    lower middle of an even count) and all of the setting's runs, round by round."""
+    settings: dict[tuple[int, int], list[Run]] = {}
+    for one in runs:
+        settings.setdefault((one.latency_ms, one.workers), []).append(one)
+    chosen = []
+    for rounds in settings.values():
+        ranked = sorted(rounds, key=lambda one: one.rate)
+        chosen.append((ranked[(len(ranked) - 1) // 2], rounds))
+    return chosen
+
+
 def section(runs: list[Run], mix: dict[str, int], args: argparse.Namespace) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d")
     types = ", ".join(f"{kind} {count}" for kind, count in sorted(mix.items(), key=lambda kv: -kv[1]))
     load = os.getloadavg()[0]
-    rows = "\n".join(_row(r) for r in runs)
+    rows = "\n".join(
+        _row(median) + " " + ", ".join(f"{one.rate:,.0f}" for one in rounds) + " |"
+        for median, rounds in median_runs(runs)
+    )
     return (
         "## Drain\n\n"
         f"`python -m bench.drain` on {when}: PostgreSQL at 127.0.0.1, {os.cpu_count()} CPUs "
@@ -487,7 +504,10 @@ def section(runs: list[Run], mix: dict[str, int], args: argparse.Namespace) -> s
         "events/s is stored → last applied; drained s also waits for every outbox job the events caused. "
         "Statements are counted in the workers (SQLAlchemy cursor events, outbox included); transactions "
         "from pg_stat_database. "
-        f"Load average at the end: {load:.1f} (shared machine).\n\n{HEADER}\n{rows}\n"
+        f"{args.rounds} rounds, every setting once per round in turn; each row is the setting's round "
+        "with the median events/s, the last column its events/s in every round. "
+        f"Load average at the end: {load:.1f} (shared machine).\n\n"
+        f"{HEADER[0]} events/s by round |\n{HEADER[1]}---|\n{rows}\n"
     )
 
 
@@ -504,6 +524,7 @@ def main() -> None:
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4])
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="record the table in bench/RESULTS.md")
     args = parser.parse_args()
     runs, mix = asyncio.run(run(args))
