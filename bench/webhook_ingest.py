@@ -143,9 +143,11 @@ def billhook_app(database_url: str) -> Any:
         billhook_secret_key="bench-" + "s" * 40,
         billhook_auto_migrate=False,
         billhook_embedded_worker=False,
-        stripe_secret_key="sk_test_bench",
+        stripe_secret_key="sk_live_bench",  # production refuses test keys; nothing calls the provider
         stripe_api_base="http://127.0.0.1:9/unused",
         stripe_webhook_secret=SECRET,
+        billhook_support_email="support@bench.example",
+        billhook_base_url="https://billhook.bench.example",
         log_level="WARNING",
     )
     configure_logging("WARNING")
@@ -230,7 +232,7 @@ def make_events(count: int, rng: random.Random) -> list[bytes]:
             "api_version": "2026-10-28.endive",
             "created": int(time.time()),
             "data": {"object": invoice},
-            "livemode": False,
+            "livemode": True,  # production, a live key: live events
             "pending_webhooks": 1,
             "request": {"id": None, "idempotency_key": None},
             "type": "invoice.paid",
