@@ -25,6 +25,7 @@ from billhook.providers.base import (
     ProviderDispute,
     ProviderEvent,
     ProviderInvoice,
+    ProviderObject,
     ProviderPaymentIntent,
     ProviderPaymentMethod,
     ProviderRefund,
@@ -34,19 +35,7 @@ from billhook.providers.base import (
 from billhook.providers.stripe import API_VERSION
 from billhook.providers.stripe.mapping import event as stripe_event
 
-Stored = (
-    ProviderCustomer
-    | ProviderPaymentMethod
-    | ProviderSubscription
-    | ProviderInvoice
-    | ProviderPaymentIntent
-    | ProviderCharge
-    | ProviderRefund
-    | ProviderDispute
-    | ProviderCheckoutSession
-    | ProviderSetupIntent
-    | ProviderEvent
-)
+Stored = ProviderObject | ProviderEvent
 T = TypeVar("T", bound=Stored)
 
 
