@@ -253,6 +253,15 @@ class GroupCommitWriter:
 
     async def store(self, item: Incoming) -> str:
         """Store ``item`` durably; returns the delivery answer, raises if it was not stored."""
+        return await self.submit(item)
+
+    def submit(self, item: Incoming) -> asyncio.Future[str]:
+        """Queue ``item`` for the next batch; the future gets the delivery answer after the commit.
+
+        A plain future, not a coroutine: a caller can bound its wait on it with one timer, no task
+        of its own. Cancelling the future, or failing it on a deadline, does not withdraw the item
+        (it may still be stored; the inbox's dedupe on the event id makes a resend harmless).
+        """
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             self._wakeup = asyncio.Event()
@@ -262,7 +271,7 @@ class GroupCommitWriter:
         self._queue.append((item, future))
         assert self._wakeup is not None
         self._wakeup.set()
-        return await future
+        return future
 
     async def start(self) -> None:
         """Nothing to start: the flushing task starts with the first event (in the serving loop)."""
@@ -299,7 +308,8 @@ class GroupCommitWriter:
         if failed is None:
             return
         if len(batch) == 1:
-            batch[0][1].set_exception(failed)
+            if not batch[0][1].done():  # its caller may have stopped waiting (a deadline)
+                batch[0][1].set_exception(failed)
             return
         # One bad row must not fail its neighbours: store each on its own.
         for entry in batch:
