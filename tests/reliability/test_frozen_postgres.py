@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import select
 
 from billhook.app import create_app
-from billhook.db import create_engine, migrate
+from billhook.db import create_engine
 from billhook.inbox.endpoints import WebhookFastPath
 from billhook.models import InboxEvent
 from billhook.runtime import Runtime
 from tests.support.databases import make_settings
 from tests.support.inbox import SECRET, event_payload, signed
-from tests.support.own_postgres import OwnPostgres, own_postgres
+from tests.support.own_postgres import OwnPostgres, migrated_own_postgres
 from tests.support.server import ServerThread, free_port
 
 pytestmark = pytest.mark.reliability
@@ -32,10 +32,7 @@ READYZ_BOUND = 2.0
 
 @pytest.fixture
 async def server() -> AsyncIterator[OwnPostgres]:
-    with own_postgres() as pg:
-        engine = create_engine(pg.url)
-        await migrate.upgrade(engine)
-        await engine.dispose()
+    async with migrated_own_postgres() as pg:
         yield pg
 
 

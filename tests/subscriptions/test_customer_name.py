@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from billhook.models import Customer as CustomerRow
 from billhook.models import User
 from tests.support.stack import Stack
-from tests.support.subscriptions import subscribed
+from tests.support.subscriptions import provider_customer_id, subscribed
 
 
 async def test_a_name_changed_at_the_provider_becomes_the_users_name(stack: Stack) -> None:
     ada = await subscribed(stack, "ada@example.com")
     await stack.settled()
-    async with stack.db() as session:
-        customer_id = await session.scalar(
-            select(CustomerRow.stripe_id).where(CustomerRow.email == ada.email)
-        )
-    assert customer_id is not None
+    customer_id = await provider_customer_id(stack, ada)
 
     await stack.provider.client.v1.customers.update_async(customer_id, {"name": "Ada Lovelace"})
 

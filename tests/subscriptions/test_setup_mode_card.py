@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from billhook.models import Customer as CustomerRow
 from tests.support.stack import Stack
-from tests.support.subscriptions import subscribed
+from tests.support.subscriptions import provider_customer_id, subscribed
 
 
 async def test_a_card_saved_in_setup_mode_becomes_the_default(stack: Stack) -> None:
     ada = await subscribed(stack, "ada@example.com")
     await stack.settled()
-    async with stack.db() as session:
-        customer_id = await session.scalar(
-            select(CustomerRow.stripe_id).where(CustomerRow.email == ada.email)
-        )
-    assert customer_id is not None
+    customer_id = await provider_customer_id(stack, ada)
     v1 = stack.provider.client.v1
     before = (await v1.customers.retrieve_async(customer_id)).invoice_settings.default_payment_method
     setup = await v1.checkout.sessions.create_async(

@@ -15,10 +15,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+from billhook.db import create_engine, migrate
 from tests.support.databases import unavailable
 from tests.support.server import free_port
 
@@ -99,3 +100,13 @@ def own_postgres() -> Iterator[OwnPostgres]:
                 server.stop()
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@asynccontextmanager
+async def migrated_own_postgres() -> AsyncIterator[OwnPostgres]:
+    """A server of the test's own with Billhook's schema in it."""
+    with own_postgres() as pg:
+        engine = create_engine(pg.url)
+        await migrate.upgrade(engine)
+        await engine.dispose()
+        yield pg

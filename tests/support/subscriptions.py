@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from billhook.models import Customer as CustomerRow
 from billhook.models import Subscription
 from tests.support.stack import Customer, Stack
 
@@ -19,6 +20,15 @@ async def subscribed(
     async with stack.browser() as browser:
         assert (await browser.get(success)).status_code == 200
     return who
+
+
+async def provider_customer_id(stack: Stack, who: Customer) -> str:
+    """The provider's id of ``who``'s customer, from the mirror."""
+    async with stack.db() as session:
+        found = select(CustomerRow.stripe_id).where(CustomerRow.email == who.email)
+        customer_id = await session.scalar(found)
+    assert customer_id is not None
+    return customer_id
 
 
 async def overview(stack: Stack, who: Customer) -> dict[str, Any]:
