@@ -8,6 +8,7 @@ directory, on a free loopback port; run as the ``postgres`` user when the tests 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -68,14 +69,18 @@ class OwnPostgres:
         children = subprocess.run(pgrep, check=False, capture_output=True, text=True).stdout
         return [postmaster, *(int(pid) for pid in children.split())]
 
+    def _signal_all(self, signum: signal.Signals) -> None:
+        for pid in self._pids():
+            # A backend whose client just left may exit between the listing and the signal.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
     def freeze(self) -> None:
         """SIGSTOP the whole server: connections stay open and nothing answers."""
-        for pid in self._pids():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal_all(signal.SIGSTOP)
 
     def resume(self) -> None:
-        for pid in self._pids():
-            os.kill(pid, signal.SIGCONT)
+        self._signal_all(signal.SIGCONT)
 
 
 @contextmanager
