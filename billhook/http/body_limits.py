@@ -6,17 +6,20 @@
 - a body that has not fully arrived ``body_timeout`` seconds after the request started: 408
   (a client that declares 100 bytes and sends 10 no longer holds a connection and a task).
 
-The webhook receiver applies the same limits itself (it runs before this middleware).
+The webhook receiver applies the same limits itself: under ``billhook serve`` it runs before this
+middleware, and inside the app its path is exempt (``exempt_paths``), so no delivery is bounded
+twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billhook.http.errors import error_response
+from billhook.kit.deadlines import Deadlines
 
 MAX_HEADER_BYTES = 16 * 1024
 
@@ -37,11 +40,14 @@ class BodyLimitsMiddleware:
         max_body_bytes: int,
         body_timeout: float,
         max_header_bytes: int = MAX_HEADER_BYTES,
+        exempt_paths: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.max_header_bytes = max_header_bytes
+        self.exempt_paths = frozenset(exempt_paths)  # apps that bound their own bodies
+        self._deadlines = Deadlines()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,6 +57,9 @@ class BodyLimitsMiddleware:
         if sum(len(name) + len(value) for name, value in headers) > self.max_header_bytes:
             message = f"the request headers exceed {self.max_header_bytes} bytes"
             await error_response(431, "headers_too_large", message)(scope, receive, send)
+            return
+        if scope["path"] in self.exempt_paths:
+            await self.app(scope, receive, send)
             return
         declared = dict(headers).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -69,8 +78,7 @@ class BodyLimitsMiddleware:
                 return await receive()
             remaining = deadline - time.monotonic()
             try:
-                async with asyncio.timeout(max(remaining, 0.0)):
-                    message = await receive()
+                message = await self._deadlines.wait(receive(), max(remaining, 0.0))
             except TimeoutError:
                 raise _BodyTimeout from None
             if message["type"] == "http.request":

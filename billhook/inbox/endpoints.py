@@ -34,6 +34,7 @@ from billhook.inbox.envelope import InvalidEvent, mismatch_flag, read_envelope
 from billhook.inbox.signature import TOLERANCE_SECONDS, SignatureError, verify
 from billhook.inbox.store import GroupCommitWriter, Incoming
 from billhook.kit.clock import utcnow
+from billhook.kit.deadlines import Deadlines
 from billhook.kit.webhook_secrets import WebhookSecrets
 from billhook.logging import get_logger
 from billhook.runtime import Runtime, database_timeouts
@@ -76,6 +77,7 @@ class WebhookReceiver:
         self._now = now
         self._store_timeout = store_timeout
         self._body_timeout = body_timeout
+        self._deadlines = Deadlines()  # one sweep for all deliveries' bounds, not two timers each
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,8 +87,9 @@ class WebhookReceiver:
                 raise _Rejected(405, "method_not_allowed", "use POST to deliver webhook events")
             headers = dict(scope["headers"])
             try:
-                async with asyncio.timeout(self._body_timeout):
-                    body = await self._read_body(headers.get(b"content-length"), receive)
+                body = await self._deadlines.wait(
+                    self._read_body(headers.get(b"content-length"), receive), self._body_timeout
+                )
             except TimeoutError:
                 raise _Rejected(408, "request_timeout", "the body did not arrive in time") from None
             if body is None:
@@ -134,9 +137,9 @@ class WebhookReceiver:
             # Bounded even when PostgreSQL hangs: the store goes on and may still land, which the
             # inbox's dedupe on the event id makes harmless when Stripe resends.
             pending = self._store(incoming)
-            if asyncio.isfuture(pending):  # the group-commit writer's: one timer, no extra task
-                return await _within(pending, self._store_timeout)
-            return await asyncio.wait_for(asyncio.shield(pending), self._store_timeout)
+            if not asyncio.isfuture(pending):  # the group-commit writer's future needs no shield
+                pending = asyncio.shield(pending)
+            return await self._deadlines.wait(pending, self._store_timeout)
         except Exception as exc:  # never a 2xx (nor a 500) for an event that was not stored
             event_id = incoming.envelope.event_id
             log.warning("webhook_store_failed", error_type=type(exc).__name__, event_id=event_id)
@@ -163,25 +166,6 @@ class WebhookReceiver:
         if flag:
             log.warning("webhook_event_flagged", event_id=envelope.event_id, flag=flag)
         return Incoming(envelope, payload, "webhook", flag, utcnow(), body=text)
-
-
-def _expire(future: asyncio.Future[str]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
-
-
-async def _within(future: asyncio.Future[str], seconds: float) -> str:
-    """``await future``, failing with ``TimeoutError`` after ``seconds``.
-
-    ``wait_for(shield(coroutine))`` costs a task, two extra futures and their callbacks per
-    delivery (~6% of the server's CPU per request under load); a timer that fails the writer's
-    own future gives the same bound. The writer resolves only futures that are not done yet.
-    """
-    timer = future.get_loop().call_later(seconds, _expire, future)
-    try:
-        return await future
-    finally:
-        timer.cancel()
 
 
 async def _respond(
