@@ -59,18 +59,18 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     install_error_handlers(app)
     document_errors(app, authentication)
     declare_security(app, authentication, SESSION_COOKIE)
-    install_docs(app)
     app.add_middleware(StorableInputMiddleware)
     app.add_middleware(
         BodyLimitsMiddleware,
         max_body_bytes=settings.billhook_max_request_body_bytes,
         body_timeout=settings.billhook_request_body_timeout,
+        exempt_paths=[webhook_api.PATH],  # the receiver bounds its body with the same settings
     )
     app.add_middleware(RequestIdMiddleware)
     for router in (
+        webhook_api.router,  # first: the busiest route, matched before any other is tried
         health.router,
         metrics.router,
-        webhook_api.router,
         catalog_api.router,
         accounts_api.router,
         entitlements_api.router,
@@ -86,6 +86,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         admin_pages.router,
     ):
         app.include_router(router)
+    install_docs(app)
     if runtime.sandbox is not None:
         app.mount(SANDBOX_MOUNT, runtime.sandbox.app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,7 +23,17 @@ BODY_TIMEOUT = 0.5
 
 
 @pytest.fixture(scope="module")
-def port(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[int]:
+def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    yield from _serving(tmp_path_factory, fast_path=True)
+
+
+@pytest.fixture(scope="module")
+def router_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The app as a host mounts it: webhooks through the router, not the fast path."""
+    yield from _serving(tmp_path_factory, fast_path=False)
+
+
+def _serving(tmp_path_factory: pytest.TempPathFactory, fast_path: bool) -> Iterator[int]:
     directory = tmp_path_factory.mktemp("limits")
     settings = make_settings(
         f"sqlite:///{directory / 'billhook.db'}",
@@ -34,7 +44,8 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[int]:
         billhook_max_request_body_bytes=64 * 1024,
     )
     chosen = free_port()
-    server = ServerThread(WebhookFastPath(create_app(settings, build_runtime(settings))), chosen)
+    app = create_app(settings, build_runtime(settings))
+    server = ServerThread(WebhookFastPath(app) if fast_path else app, chosen)
     server.start()
     yield chosen
     server.stop()
@@ -60,6 +71,16 @@ async def _half_sent(port: int, path: str) -> tuple[bytes, float]:
 @pytest.mark.parametrize("path", ["/api/auth/login", "/api/payments/webhook"])
 async def test_a_body_that_does_not_arrive_in_time_is_a_408(port: int, path: str) -> None:
     answer, seconds = await _half_sent(port, path)
+
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"request_timeout"' in answer
+    assert seconds < BODY_TIMEOUT + 2
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login", "/api/payments/webhook"])
+async def test_a_slow_body_is_a_408_through_the_router_too(router_port: int, path: str) -> None:
+    """The webhook path is exempt from the middleware there: the receiver's own bound answers."""
+    answer, seconds = await _half_sent(router_port, path)
 
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert b'"request_timeout"' in answer
