@@ -214,13 +214,17 @@ class _AppReceiver:
         self._secrets = secrets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope["app"].state
+        await self.for_app(scope["app"])(scope, receive, send)
+
+    def for_app(self, app: Any) -> WebhookReceiver:
+        """The app's one receiver (router and fast path share it, and so its writer)."""
+        state = app.state
         receiver: WebhookReceiver | None = getattr(state, self._STATE_KEY, None)
         if receiver is None:
             secrets = self._secrets or getattr(state, "webhook_secrets", None)
             receiver = receiver_for_runtime(state.runtime, secrets)
             setattr(state, self._STATE_KEY, receiver)
-        await receiver(scope, receive, send)
+        return receiver
 
 
 class WebhookFastPath:
@@ -236,11 +240,14 @@ class WebhookFastPath:
     def __init__(self, app: Any, secrets: WebhookSecrets | None = None, path: str = PATH) -> None:
         self.app = app
         self.path = path
-        self._receiver = RequestIdMiddleware(_AppReceiver(secrets))
+        self._app_receiver = _AppReceiver(secrets)
+        self._receiver: RequestIdMiddleware | None = None  # built on the first delivery
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.path:
-            await self._receiver({**scope, "app": self.app}, receive, send)
+            if self._receiver is None:  # after start-up: the runtime's settings are final
+                self._receiver = RequestIdMiddleware(self._app_receiver.for_app(self.app))
+            await self._receiver(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
