@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import String, case, select
+from sqlalchemy import String, case, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -81,3 +81,26 @@ async def record_applied(session: AsyncSession, *objects: tuple[str, str | None]
     the provider answered; ids that are ``None`` are skipped."""
     now = utcnow()
     await record_versions(session, {(kind, object_id): now for kind, object_id in objects if object_id})
+
+
+async def prune_versions(session: AsyncSession, now: datetime, keep: timedelta, limit: int) -> int:
+    """Delete up to ``limit`` versions older than ``keep``, first raising the floor to that age.
+
+    The floor stands for every object without a row, so no guard weakens: an event is applied
+    from its snapshot only when newer than ``max(its object's version, floor)``, and a deleted
+    version was older than the floor that replaces it. Events older than the cutoff are fetched.
+    Both changes commit together (the caller's transaction).
+    """
+    cutoff = now - keep
+    await record_versions(session, {VERSION_FLOOR: cutoff})
+    oldest = (
+        select(ObjectVersion.kind, ObjectVersion.object_id)
+        .where(ObjectVersion.applied_at < cutoff, ObjectVersion.kind != VERSION_FLOOR[0])
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(ObjectVersion)
+        .where(tuple_(ObjectVersion.kind, ObjectVersion.object_id).in_(oldest))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

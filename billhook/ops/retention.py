@@ -1,9 +1,11 @@
-"""Retention: done outbox jobs and processed inbox events are deleted once old enough.
+"""Retention: done outbox jobs, processed inbox events and old object versions are deleted once
+old enough.
 
 :class:`RetentionService` runs in ``billhook worker`` (and the embedded worker): every
 ``interval`` it deletes in batches, each batch its own short transaction, so a large backlog never
 holds locks for long. What each side keeps, and why, is said beside its prune function
-(:func:`billhook.outbox.retention.prune_jobs`, :func:`billhook.inbox.retention.prune_events`).
+(:func:`billhook.outbox.retention.prune_jobs`, :func:`billhook.inbox.retention.prune_events`,
+:func:`billhook.models.object_versions.prune_versions`, which keeps versions as long as events).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billhook.inbox.retention import prune_events
 from billhook.kit.tasks import cancel_and_wait
 from billhook.logging import get_logger
+from billhook.models.object_versions import prune_versions
 from billhook.outbox.retention import prune_jobs
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ class RetentionService:
         plan: dict[str, tuple[Prune, timedelta]] = {
             "jobs": (prune_jobs, self.retention.jobs),
             "events": (prune_events, self.retention.events),
+            "versions": (prune_versions, self.retention.events),
         }
         counts = dict.fromkeys(plan, 0)
         for name, (prune, keep) in plan.items():

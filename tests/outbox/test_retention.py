@@ -13,6 +13,7 @@ from billhook.inbox.envelope import read_envelope
 from billhook.inbox.store import Incoming, insert_events
 from billhook.kit.clock import FrozenClock, utcnow
 from billhook.models import InboxEvent, JobStatus, OutboxJob
+from billhook.models.object_versions import VERSION_FLOOR, record_versions, versions_of
 from billhook.ops.retention import Retention, RetentionService
 from billhook.outbox import enqueue
 from billhook.runtime import Runtime
@@ -87,3 +88,44 @@ async def test_processed_events_are_kept_at_least_30_days(runtime: Runtime) -> N
 def test_inbox_retention_under_30_days_is_refused() -> None:
     with pytest.raises(SettingsError, match="BILLHOOK_INBOX_RETENTION_DAYS"):
         make_settings("sqlite+aiosqlite://", billhook_inbox_retention_days=3)
+
+
+async def test_old_object_versions_are_pruned_under_a_floor_that_keeps_their_guard(runtime: Runtime) -> None:
+    old_one, old_two, recent = (
+        ("subscription", "sub_old1"),
+        ("customer", "cus_old2"),
+        ("subscription", "sub_new"),
+    )
+    async with runtime.session_factory() as session:
+        await record_versions(
+            session,
+            {
+                old_one: NOW - timedelta(days=40),
+                old_two: NOW - timedelta(days=35),
+                recent: NOW - timedelta(days=10),
+            },
+        )
+        await session.commit()
+
+    counts = await RetentionService(runtime, Retention(events=timedelta(days=30), batch=1)).prune_once()
+
+    async with runtime.session_factory() as session:
+        left = await versions_of(session, [old_one, old_two, recent, VERSION_FLOOR])
+    assert counts["versions"] == 2
+    assert set(left) == {recent, VERSION_FLOOR}
+    assert left[VERSION_FLOOR] == NOW - timedelta(days=30)
+    # What stands for a pruned object now is no older than its version was: no snapshot older
+    # than its last applied state can pass.
+    assert left[VERSION_FLOOR] >= NOW - timedelta(days=35)
+
+
+async def test_pruning_versions_never_lowers_the_floor(runtime: Runtime) -> None:
+    async with runtime.session_factory() as session:
+        await record_versions(session, {VERSION_FLOOR: NOW - timedelta(days=1)})
+        await session.commit()
+
+    await RetentionService(runtime, Retention(events=timedelta(days=30))).prune_once()
+
+    async with runtime.session_factory() as session:
+        floor = await versions_of(session, [VERSION_FLOOR])
+    assert floor[VERSION_FLOOR] == NOW - timedelta(days=1)
