@@ -166,7 +166,9 @@ async def bench(servers: list[Server], events: int, concurrency: int, rounds: in
                     server.label, server.port, _events(500, rng, server.live), warm_concurrency, 600
                 )
         for round_no in range(1, rounds + 1):
-            for server in servers:  # servers take turns within a round
+            # Servers take turns within a round, in reverse order every other round: a machine
+            # getting faster or slower over the run favours neither tree.
+            for server in servers if round_no % 2 else servers[::-1]:
                 line = await _measure(server, _events(events, rng, server.live), concurrency, callgrind)
                 print(f"round {round_no} {server.label:>14}: {line}", flush=True)
     finally:
@@ -196,8 +198,8 @@ def _section(pairs: list[tuple[Server, Server]], args: argparse.Namespace, basel
         f"({mode}): PostgreSQL at 127.0.0.1, {os.cpu_count()} CPUs ({platform.machine()}), Python "
         f"{platform.python_version()}; each server its tree's own `bench.webhook_ingest serve`, one uvicorn "
         f"process, one scratch database; {args.events} signed invoice.paid events of 3-6 KB per round at "
-        f"c={args.concurrency}, trees taking turns within each round. Medians of {args.rounds} rounds; "
-        "ratios are this tree over the baseline, round by round.",
+        f"c={args.concurrency}, trees taking turns within each round (order reversed every other round). "
+        f"Medians of {args.rounds} rounds; ratios are this tree over the baseline, round by round.",
         "",
     ]
     if args.callgrind:
@@ -239,15 +241,15 @@ def main() -> None:
         "--targets", nargs="+", default=["fastpath", "billhook"], choices=["fastpath", "billhook"]
     )
     parser.add_argument(
-        "--events", type=int, default=None, help="deliveries per round (2000, or 500 with callgrind)"
+        "--events", type=int, default=None, help="deliveries per round (5000, or 2000 with callgrind)"
     )
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (5, or 1 with callgrind)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (8, or 1 with callgrind)")
     parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind")
     parser.add_argument("--write", action="store_true", help="record the result in bench/RESULTS.md")
     args = parser.parse_args()
-    args.events = args.events or (500 if args.callgrind else 2000)
-    args.rounds = args.rounds or (1 if args.callgrind else 5)
+    args.events = args.events or (2000 if args.callgrind else 5000)
+    args.rounds = args.rounds or (1 if args.callgrind else 8)
     baseline = args.baseline.resolve()
     if not (baseline / "bench" / "webhook_ingest.py").exists():
         parser.error(f"{baseline} is not a Billhook checkout with bench/webhook_ingest.py")
