@@ -61,8 +61,11 @@ class Deadlines:
             self._due.pop(task, None)
 
     def _start_sweeping(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._timer is not None:  # a loop of an earlier run (tests): its sweeps stop
-            self._timer.cancel()
+        if self._loop is not loop:  # a loop of an earlier run (tests): forget its waits
+            if self._timer is not None:
+                self._timer.cancel()
+            self._due = {task: due for task, due in self._due.items() if task.get_loop() is loop}
+            self._fired = {task for task in self._fired if task.get_loop() is loop}
         self._loop = loop
         self._timer = loop.call_later(self._resolution, self._sweep)
 

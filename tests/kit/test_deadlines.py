@@ -111,3 +111,22 @@ async def test_the_sweep_stops_when_nothing_waits() -> None:
 def test_the_resolution_must_be_positive() -> None:
     with pytest.raises(ValueError, match="resolution"):
         Deadlines(0)
+
+
+def test_waits_left_behind_on_a_closed_loop_are_forgotten_not_swept_from_the_next_loop() -> None:
+    deadlines = Deadlines(RESOLUTION)
+    abandoned = asyncio.new_event_loop()
+    left = abandoned.create_task(deadlines.wait(asyncio.sleep(10), 0.01))
+    abandoned.run_until_complete(asyncio.sleep(0))  # the wait has started, and is never finished
+    abandoned.close()
+    assert not left.done()
+
+    async def bounded() -> None:
+        with pytest.raises(TimeoutError):
+            await deadlines.wait(asyncio.sleep(10), 0.2)
+
+    async def within_seconds() -> None:  # a sweep that stopped would leave the wait unbounded
+        await asyncio.wait_for(bounded(), 5)
+
+    asyncio.run(within_seconds())
+    assert left.cancelling() == 0  # its loop is gone: nothing of it is touched from another
