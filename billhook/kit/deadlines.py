@@ -46,6 +46,7 @@ class Deadlines:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("Deadlines.wait must run inside a task")
+        outer = self._due.get(task)  # a wait inside a wait: the outer one's deadline comes back
         # The next sweep comes at most one resolution from now, so one tick more than the
         # deadline's length never fires early. (Inline: this runs twice per webhook delivery.)
         self._due[task] = self._tick + 1 + math.ceil(seconds / self._resolution)
@@ -58,7 +59,10 @@ class Deadlines:
                 raise TimeoutError from None
             raise
         finally:
-            self._due.pop(task, None)
+            if outer is None:
+                self._due.pop(task, None)
+            else:
+                self._due[task] = outer
 
     def _start_sweeping(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is not loop:  # a loop of an earlier run (tests): forget its waits

@@ -130,3 +130,17 @@ def test_waits_left_behind_on_a_closed_loop_are_forgotten_not_swept_from_the_nex
 
     asyncio.run(within_seconds())
     assert left.cancelling() == 0  # its loop is gone: nothing of it is touched from another
+
+
+async def test_an_inner_wait_gives_the_outer_one_its_deadline_back() -> None:
+    deadlines = Deadlines(RESOLUTION)
+
+    async def inner_then_wait() -> None:
+        await deadlines.wait(asyncio.sleep(0.01), 5.0)  # finishes; the outer bound must hold again
+        await asyncio.sleep(10)
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await deadlines.wait(inner_then_wait(), 0.2)
+
+    assert time.monotonic() - started < 0.2 + RESOLUTION + 0.5
