@@ -30,12 +30,13 @@ from billhook.accounts.errors import Forbidden
 from billhook.audit import Cause, record
 from billhook.bookings import repository
 from billhook.bookings.service import visible_booking
-from billhook.bookings.slots import CHECKOUT_EXPIRED, refuse_taken
+from billhook.bookings.slots import CHECKOUT_EXPIRED, Hold, refuse_taken
 from billhook.checkout.service import check_redirect, open_provider_checkout
 from billhook.config import Settings
 from billhook.customers.provider_customer import provider_customer_for
 from billhook.customers.views import views_changed
 from billhook.errors import Conflict, InvalidInput
+from billhook.kit.clock import Clock
 from billhook.models import Booking, BookingStatus, Dispute, Payment, PaymentStatus, Product, Refund, User
 from billhook.providers.actions import CheckoutRequest, PriceSpec, ProviderActions
 from billhook.providers.base import PaymentProvider
@@ -61,6 +62,12 @@ class BookingCheckoutDeps:
     actions: ProviderActions
     provider: PaymentProvider
     settings: Settings
+    clock: Clock
+
+
+def hold_window(settings: Settings) -> timedelta:
+    """How long an open booking checkout lasts, and so how long an unpaid booking holds its time."""
+    return timedelta(minutes=settings.billhook_booking_checkout_minutes)
 
 
 async def start_booking_checkout(
@@ -83,7 +90,8 @@ async def start_booking_checkout(
         if reused is not None:
             return reused
     # Its earlier checkouts may have ended unpaid, releasing the time to others (bookings.slots).
-    await refuse_taken(deps.session, deps.provider, booking)
+    hold = Hold(deps.clock.now(), hold_window(deps.settings))
+    await refuse_taken(deps.session, deps.provider, booking, hold=hold)
     client = await repository.user(deps.session, booking.client_id)
     assert client is not None
     customer_id = await provider_customer_for(deps.session, deps.actions, client)
@@ -101,7 +109,7 @@ async def start_booking_checkout(
             customer_id=customer_id,
             client_reference_id=client.id,
             metadata={"booking_id": booking.id, "user_id": client.id, "payment_id": payment.id},
-            expires_after=timedelta(minutes=deps.settings.billhook_booking_checkout_minutes),
+            expires_after=hold_window(deps.settings),
         ),
     )
     payment.checkout_session_stripe_id = created.id

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 
 from billhook.accounts.deps import CurrentUser
-from billhook.bookings.checkout import BookingCheckoutDeps, start_booking_checkout
+from billhook.bookings.checkout import BookingCheckoutDeps, hold_window, start_booking_checkout
 from billhook.bookings.schemas import BookingCheckoutIn, BookingCheckoutOut, BookingIn, booking_view
 from billhook.bookings.service import NewBooking, create_booking, list_bookings, visible_booking
 from billhook.checkout.deps import ActionsDep, ProviderDep
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/bookings", tags=["bookings"])
 def booking_checkout_deps(
     session: SessionDep, runtime: RuntimeDep, actions: ActionsDep, provider: ProviderDep
 ) -> BookingCheckoutDeps:
-    return BookingCheckoutDeps(session, actions, provider, runtime.settings)
+    return BookingCheckoutDeps(session, actions, provider, runtime.settings, runtime.clock)
 
 
 BookingCheckoutDepsDep = Annotated[BookingCheckoutDeps, Depends(booking_checkout_deps)]
@@ -36,7 +36,9 @@ async def book(
     body: BookingIn, session: SessionDep, runtime: RuntimeDep, provider: ProviderDep, user: CurrentUser
 ) -> dict[str, Any]:
     data = NewBooking(**body.model_dump())
-    booking = await create_booking(session, provider, user, data, now=runtime.clock.now())
+    booking = await create_booking(
+        session, provider, user, data, now=runtime.clock.now(), hold_window=hold_window(runtime.settings)
+    )
     return booking_view(booking)
 
 

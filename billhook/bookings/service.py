@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, record
 from billhook.bookings import repository
-from billhook.bookings.slots import refuse_overlap
+from billhook.bookings.slots import Hold, refuse_overlap
 from billhook.errors import InvalidInput, NotFound
 from billhook.kit.money import validate_currency
 from billhook.models import Booking, BookingStatus, User
@@ -112,7 +112,13 @@ def _currency(value: str | None) -> str | None:
 
 
 async def create_booking(
-    session: AsyncSession, provider: PaymentProvider, author: User, data: NewBooking, *, now: datetime
+    session: AsyncSession,
+    provider: PaymentProvider,
+    author: User,
+    data: NewBooking,
+    *,
+    now: datetime,
+    hold_window: timedelta,
 ) -> Booking:
     """A PENDING booking, refused (409) when the coach's time is held (:mod:`billhook.bookings.slots`)."""
     if data.start_at <= now:
@@ -122,7 +128,8 @@ async def create_booking(
     if client.id == coach.id:
         raise InvalidInput("coach_id: a coach cannot book themselves", field="coach_id")
     amount, currency = await session_price(session, author, data)
-    await refuse_overlap(session, provider, coach.id, data.start_at, data.duration_minutes)
+    hold = Hold(now, hold_window)
+    await refuse_overlap(session, provider, coach.id, data.start_at, data.duration_minutes, hold=hold)
     booking = Booking(
         client_id=client.id,
         coach_id=coach.id,

@@ -3,7 +3,10 @@
 A booking holds its slot while it may still become a paid session:
 
 * CONFIRMED: always; CANCELLED: never;
-* PENDING with no payment attempt yet: it was just booked and its client is about to pay;
+* PENDING with no payment attempt yet: for as long as a checkout it opened would stay open
+  (``BILLHOOK_BOOKING_CHECKOUT_MINUTES`` from its booking); past that, a booking nobody pays for
+  no longer blocks the coach's calendar (a client could otherwise hold any number of times
+  without paying). An attempt whose checkout is not open yet counts the same from its creation;
 * PENDING with attempts: while one of them is live, i.e. paid or being paid (its payment is
   PENDING with an intent, or SUCCEEDED), or its hosted checkout is still ``open``. A card declined
   on the hosted page fails the payment (``card_declined``) but the page stays open until it
@@ -26,6 +29,7 @@ booking and a paying-again, are serialised (PostgreSQL; SQLite has one writer at
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +45,18 @@ CHECKOUT_EXPIRED = "checkout_expired"
 MAX_SESSION_MINUTES = 480
 
 
-async def _attempt_live(provider: PaymentProvider, payment: Payment) -> bool:
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """How long an unpaid booking, or an attempt, keeps its time before a checkout is open."""
+
+    now: datetime
+    window: timedelta  # BILLHOOK_BOOKING_CHECKOUT_MINUTES: what an opened checkout would get
+
+    def within(self, since: datetime) -> bool:
+        return self.now < since + self.window
+
+
+async def _attempt_live(provider: PaymentProvider, payment: Payment, hold: Hold) -> bool:
     if payment.status in repository.PAID:
         return True
     if payment.status == PaymentStatus.FAILED and payment.failure_code == CHECKOUT_EXPIRED:
@@ -49,20 +64,20 @@ async def _attempt_live(provider: PaymentProvider, payment: Payment) -> bool:
     if payment.status == PaymentStatus.PENDING and payment.stripe_payment_intent_id:
         return True  # the checkout completed and the payment is under way
     if not payment.checkout_session_stripe_id:
-        return payment.status == PaymentStatus.PENDING
+        return payment.status == PaymentStatus.PENDING and hold.within(payment.created_at)
     checkout = await provider.get_checkout_session(payment.checkout_session_stripe_id)
     return checkout.status != "expired"
 
 
-async def holds_slot(session: AsyncSession, provider: PaymentProvider, booking: Booking) -> bool:
+async def holds_slot(session: AsyncSession, provider: PaymentProvider, booking: Booking, hold: Hold) -> bool:
     """Whether ``booking`` keeps its coach's time from others (see the module's docstring)."""
     if booking.status != BookingStatus.PENDING:
         return booking.status == BookingStatus.CONFIRMED
     attempts = await repository.payments_of(session, booking.id)
     if not attempts:
-        return True
+        return hold.within(booking.created_at)
     for payment in reversed(attempts):  # the newest attempt is the likeliest live one
-        if await _attempt_live(provider, payment):
+        if await _attempt_live(provider, payment, hold):
             return True
     return False
 
@@ -74,6 +89,7 @@ async def holder_of(
     start: datetime,
     minutes: int,
     *,
+    hold: Hold,
     excluding: str | None = None,
 ) -> Booking | None:
     """The booking holding any of the coach's time ``[start, start + minutes)``, if one does."""
@@ -84,28 +100,42 @@ async def holder_of(
         if other.id == excluding:
             continue
         other_end = other.start_at + timedelta(minutes=other.duration_minutes)
-        if other.start_at < end and start < other_end and await holds_slot(session, provider, other):
+        if other.start_at < end and start < other_end and await holds_slot(session, provider, other, hold):
             return other
     return None
 
 
 async def refuse_overlap(
-    session: AsyncSession, provider: PaymentProvider, coach_id: str, start: datetime, minutes: int
+    session: AsyncSession,
+    provider: PaymentProvider,
+    coach_id: str,
+    start: datetime,
+    minutes: int,
+    *,
+    hold: Hold,
 ) -> None:
     """409 when the requested time overlaps a booking that holds its slot."""
-    other = await holder_of(session, provider, coach_id, start, minutes)
+    other = await holder_of(session, provider, coach_id, start, minutes, hold=hold)
     if other is not None:
         raise Conflict(f"the coach is already booked from {other.start_at.isoformat()}", booking=other.id)
 
 
-async def refuse_taken(session: AsyncSession, provider: PaymentProvider, booking: Booking) -> None:
+async def refuse_taken(
+    session: AsyncSession, provider: PaymentProvider, booking: Booking, *, hold: Hold
+) -> None:
     """409 when, while ``booking`` was unpaid and held nothing, another booking took its time."""
     other = await holder_of(
-        session, provider, booking.coach_id, booking.start_at, booking.duration_minutes, excluding=booking.id
+        session,
+        provider,
+        booking.coach_id,
+        booking.start_at,
+        booking.duration_minutes,
+        hold=hold,
+        excluding=booking.id,
     )
     if other is not None:
         raise Conflict(
-            f"booking {booking.id} can no longer be paid: its checkout ended unpaid and the coach's "
+            f"booking {booking.id} can no longer be paid: it went unpaid past its hold and the coach's "
             f"time from {other.start_at.isoformat()} has since been booked by someone else; "
             "book another time",
             booking=other.id,

@@ -41,7 +41,7 @@ def checkout_out(started: StartedCheckout) -> CheckoutOut:
 async def _checkout_booking(body: CheckoutIn, user: User, deps: CheckoutDeps) -> BookingCheckoutOut:
     if body.product_id or body.price_id:
         raise InvalidInput("booking_id: give a booking or a product/price, not both")
-    booking_deps = BookingCheckoutDeps(deps.session, deps.actions, deps.provider, deps.settings)
+    booking_deps = BookingCheckoutDeps(deps.session, deps.actions, deps.provider, deps.settings, deps.clock)
     request = BookingCheckoutIn(success_url=body.success_url, cancel_url=body.cancel_url)
     return await checkout_booking(str(body.booking_id), request, booking_deps, user)
 

@@ -1,20 +1,23 @@
 """An unpaid booking whose checkout ended holds its coach's time no longer (issue #18 follow-up).
 
-A booking keeps its slot while just booked, while its hosted checkout is open (even after a card
-was declined on it: the page can still be paid) and once paid. When the checkout expires the
-booking stays PENDING but another client can book that time; the first client's "pay again"
-re-checks the slot: 409 if it was taken meanwhile, a new checkout if it is still free. Through
-the real routes and the sandbox, on SQLite and PostgreSQL.
+A booking keeps its slot for the checkout window after it is booked, while its hosted checkout
+is open (even after a card was declined on it: the page can still be paid) and once paid. When
+the checkout expires the booking stays PENDING but another client can book that time; the first
+client's "pay again" re-checks the slot: 409 if it was taken meanwhile, a new checkout if it is
+still free. Through the real routes and the sandbox, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
-from billhook.models import Payment
+from billhook.kit.clock import utcnow
+from billhook.models import Booking, Payment
 from tests.support.payments import People, booking_payments, next_start, wait_status
 from tests.support.stack import Customer, Stack
 
@@ -55,6 +58,17 @@ async def expire_checkouts(stack: Stack, *booking_ids: str) -> None:
             return [p for p in payments if p.failure_code == "checkout_expired"]
 
         await stack.eventually(expired)
+
+
+async def booked_ago(stack: Stack, booking_id: str, minutes: int) -> None:
+    """Date the booking's creation ``minutes`` back, as if its client had booked then."""
+    async with stack.db() as session:
+        await session.execute(
+            update(Booking)
+            .where(Booking.id == booking_id)
+            .values(created_at=utcnow() - timedelta(minutes=minutes))
+        )
+        await session.commit()
 
 
 def assert_conflict(response: httpx.Response, *words: str) -> None:
@@ -130,3 +144,37 @@ async def test_a_declined_card_keeps_the_time_while_the_hosted_page_is_open(
     session = await stack.provider.get_checkout_session(started["session_id"])
     assert session.status == "expired"
     await booked(stack, people, people.other_client, start)
+
+
+async def test_a_booking_nobody_pays_holds_its_time_only_for_the_checkout_window(
+    shared_stack: Stack, people: People
+) -> None:
+    """With no checkout opened, a booking keeps its time as long as a checkout would stay open
+    (30 minutes by default), not for ever: nobody can block a coach's calendar without paying."""
+    stack, start = shared_stack, next_start()
+    first = await booked(stack, people, people.client, start)
+    await booked_ago(stack, first["id"], minutes=29)
+    assert_conflict(await book_at(stack, people, people.other_client, start), "already booked")
+
+    await booked_ago(stack, first["id"], minutes=31)
+
+    second = await booked(stack, people, people.other_client, start)
+    assert_conflict(await book_at(stack, people, people.client, start), "already booked")
+    refused = await checkout(stack, people.client, first["id"])
+    assert_conflict(refused, "unpaid past its hold", "booked by someone else")
+    assert refused.json()["error"]["booking"] == second["id"]
+    assert await booking_payments(stack, first["id"]) == []
+
+
+async def test_a_booking_past_its_window_can_still_be_paid_while_its_time_is_free(
+    shared_stack: Stack, people: People
+) -> None:
+    stack, start = shared_stack, next_start()
+    first = await booked(stack, people, people.client, start)
+    await booked_ago(stack, first["id"], minutes=90)
+
+    paid = await stack.pay((await opened(stack, people.client, first["id"]))["url"])
+
+    assert paid.status_code == 303, paid.text
+    await wait_status(stack, first["id"], "CONFIRMED")
+    assert_conflict(await book_at(stack, people, people.other_client, start), "already booked")
