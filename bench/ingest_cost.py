@@ -9,7 +9,7 @@ change of a few percent; so this bench measures what each server spends per deli
 
 * ``--callgrind``: instructions the server process executes per delivery, counted by valgrind's
   callgrind with instrumentation on only while measuring (``callgrind_control -i on/off``). The
-  count does not depend on what else the machine does; it repeats within about 0.5% (batch sizes
+  count does not depend on what else the machine does; it repeats within about 1% (batch sizes
   of the group commit vary a little). Valgrind slows the servers ~25x, so the load is small.
 * otherwise: server CPU per delivery (``/proc/<pid>/schedstat``), whole-machine CPU per delivery
   (``/proc/stat``: the server, PostgreSQL and this load generator) and events/s, with the trees
