@@ -66,7 +66,7 @@ class StripeProvider:
         limits: RateLimits | None = None,
         max_network_retries: int | None = None,
         client: stripe.StripeClient | None = None,
-        sandbox: bool = False,
+        sandbox: bool | None = False,
     ) -> None:
         if limits is None:  # Stripe's own limits for Stripe; none for another API base (the sandbox)
             limits = RateLimits.for_key(secret_key) if api_base is None else RateLimits.unlimited()
@@ -81,7 +81,7 @@ class StripeProvider:
             max_network_retries=0,
         )
         self.api_version = API_VERSION
-        self._sandbox = sandbox
+        self._sandbox = sandbox  # None: not known yet (a test key on another API base), asked once
 
     def parse_event(self, payload: dict[str, Any]) -> ProviderEvent:
         """A Stripe event body (a delivery, or one stored in the inbox) as a :class:`ProviderEvent`."""
@@ -100,11 +100,24 @@ class StripeProvider:
         """The provider's time (Unix seconds), which it checks times it is given against.
 
         Stripe's is real time. The sandbox's runs ahead once ``billhook sandbox advance`` moved it,
-        so it is asked (``GET /v1/test_helpers/sandbox/clock``) rather than assumed.
+        so it is asked (``GET /v1/test_helpers/sandbox/clock``) rather than assumed. A test key on
+        another API base may be the sandbox run on its own or a proxy to Stripe: the first call
+        asks, and an API without the clock (404) is taken for real time from then on.
         """
-        if not self._sandbox:
+        if self._sandbox is False:
             return int(time.time())
-        doc = await self._read("sandbox clock", "now", SANDBOX_CLOCK_PATH)
+        try:
+            doc = await self._read("sandbox clock", "now", SANDBOX_CLOCK_PATH)
+        except NotFound:
+            if self._sandbox is None:  # an API without the sandbox's clock: Stripe's real time
+                self._sandbox = False
+                return int(time.time())
+            raise
+        except ProviderError:
+            if self._sandbox is None:  # not answered this time: asked again next time
+                return int(time.time())
+            raise
+        self._sandbox = True
         return int(doc["now"])
 
     @property
