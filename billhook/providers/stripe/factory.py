@@ -2,9 +2,10 @@
 
 With ``STRIPE_SECRET_KEY`` set, Stripe itself (or ``STRIPE_API_BASE`` when given, e.g. a proxy or
 a sandbox run on its own: with a test key its clock is asked, once), called within Stripe's rate
-limits for the key's mode unless ``BILLHOOK_STRIPE_*RATE_LIMIT`` say otherwise. Without it, the offline sandbox through the same SDK: ``STRIPE_API_BASE`` when set,
-else the sandbox mounted in the app at ``<BILLHOOK_BASE_URL>/sandbox``, with a test key and no
-limits unless configured; its clock is then the sandbox's (:meth:`StripeProvider.now`).
+limits for the key's mode unless ``BILLHOOK_STRIPE_*RATE_LIMIT`` say otherwise. Without it, the
+offline sandbox through the same SDK: ``STRIPE_API_BASE`` when set, else the sandbox mounted in
+the app at ``<BILLHOOK_BASE_URL>/sandbox``, with a test key and no limits unless configured; its
+clock is then the sandbox's (:meth:`StripeProvider.now`).
 """
 
 from __future__ import annotations
