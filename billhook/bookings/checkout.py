@@ -30,7 +30,7 @@ from billhook.accounts.errors import Forbidden
 from billhook.audit import Cause, record
 from billhook.bookings import repository
 from billhook.bookings.service import visible_booking
-from billhook.bookings.slots import CHECKOUT_EXPIRED, Hold, refuse_taken
+from billhook.bookings.slots import CHECKOUT_EXPIRED, Hold, checkout_expiry_record, refuse_taken
 from billhook.checkout.service import check_redirect, open_provider_checkout
 from billhook.config import Settings
 from billhook.customers.provider_customer import provider_customer_for
@@ -113,7 +113,7 @@ async def start_booking_checkout(
         ),
     )
     payment.checkout_session_stripe_id = created.id
-    payment.raw = {"checkout_url": created.url}
+    payment.raw = {"checkout_url": created.url, **checkout_expiry_record(created.expires_at)}
     await deps.session.flush()
     await record(
         deps.session,

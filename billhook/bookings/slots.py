@@ -21,7 +21,10 @@ session at the same time.
 The session's state is asked of the provider only when the mirror cannot tell (a PENDING record
 with no intent yet, a declined one), and only for bookings overlapping the requested time: the
 provider's clock decides expiry (the sandbox's may run ahead of Billhook's), and a
-``checkout.session.expired`` not yet delivered does not keep the slot.
+``checkout.session.expired`` not yet delivered does not keep the slot. When the provider does not
+answer, the record decides: the session counts as open until the ``expires_at`` it was opened
+with, by Billhook's clock (a clock behind the provider's only holds the time longer, never
+double-books it), or, with no expiry recorded, as open.
 
 Both checks hold the coach's slot lock until commit, so two clients booking the same time, or a
 booking and a paying-again, are serialised (PostgreSQL; SQLite has one writer at a time).
@@ -36,11 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.bookings import repository
 from billhook.db.locks import hold_until_commit
-from billhook.errors import Conflict
+from billhook.errors import Conflict, ProviderError
 from billhook.models import Booking, BookingStatus, Payment, PaymentStatus
 from billhook.providers.base import PaymentProvider
 
 CHECKOUT_EXPIRED = "checkout_expired"
+_EXPIRES_AT = "checkout_expires_at"
 # The longest session BookingIn accepts: a booking starting this much earlier cannot overlap.
 MAX_SESSION_MINUTES = 480
 
@@ -65,8 +69,25 @@ async def _attempt_live(provider: PaymentProvider, payment: Payment, hold: Hold)
         return True  # the checkout completed and the payment is under way
     if not payment.checkout_session_stripe_id:
         return payment.status == PaymentStatus.PENDING and hold.within(payment.created_at)
-    checkout = await provider.get_checkout_session(payment.checkout_session_stripe_id)
+    try:
+        checkout = await provider.get_checkout_session(payment.checkout_session_stripe_id)
+    except ProviderError:  # down, or refusing for now: what was recorded decides (see above)
+        expires_at = recorded_checkout_expiry(payment)
+        return expires_at is None or hold.now < expires_at
     return checkout.status != "expired"
+
+
+def checkout_expiry_record(expires_at: datetime | None) -> dict[str, str]:
+    """What a payment record keeps of its checkout's expiry (in ``Payment.raw``)."""
+    return {_EXPIRES_AT: expires_at.isoformat()} if expires_at is not None else {}
+
+
+def recorded_checkout_expiry(payment: Payment) -> datetime | None:
+    recorded = (payment.raw or {}).get(_EXPIRES_AT)
+    try:
+        return datetime.fromisoformat(recorded) if isinstance(recorded, str) else None
+    except ValueError:
+        return None
 
 
 async def holds_slot(session: AsyncSession, provider: PaymentProvider, booking: Booking, hold: Hold) -> bool:

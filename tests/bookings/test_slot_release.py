@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from billhook.errors import ProviderError
 from billhook.kit.clock import utcnow
 from billhook.models import Booking, Payment
 from tests.support.payments import People, booking_payments, next_start, wait_status
@@ -178,3 +179,32 @@ async def test_a_booking_past_its_window_can_still_be_paid_while_its_time_is_fre
     assert paid.status_code == 303, paid.text
     await wait_status(stack, first["id"], "CONFIRMED")
     assert_conflict(await book_at(stack, people, people.other_client, start), "already booked")
+
+
+async def test_with_the_provider_down_an_open_checkout_holds_its_time_until_its_recorded_expiry(
+    shared_stack: Stack, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deciding an overlap needs no provider: the record keeps the expiry the checkout opened with."""
+    stack, start = shared_stack, next_start()
+    first = await booked(stack, people, people.client, start)
+    await opened(stack, people.client, first["id"])
+    provider = stack.runtime.provider
+    assert provider is not None
+
+    async def down(_session_id: str) -> Any:
+        raise ProviderError("the payment provider is unavailable")
+
+    monkeypatch.setattr(provider, "get_checkout_session", down)
+    assert_conflict(await book_at(stack, people, people.other_client, start), "already booked")
+
+    [payment] = await booking_payments(stack, first["id"])
+    async with stack.db() as session:  # as if the 30 minutes had passed
+        await session.execute(
+            update(Payment)
+            .where(Payment.id == payment.id)
+            .values(raw={**(payment.raw or {}), "checkout_expires_at": utcnow().isoformat()})
+        )
+        await session.commit()
+
+    second = await book_at(stack, people, people.other_client, start)
+    assert second.status_code == 201, second.text
