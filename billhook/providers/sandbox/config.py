@@ -51,6 +51,9 @@ class SandboxConfig:
     webhook_retry_seconds: tuple[float, ...] = (60.0, 300.0, 1800.0, 7200.0, 21600.0)
     webhook_timeout: float = 10.0
     delivery_poll_seconds: float = 0.5
+    # How often what fell due as real time passed is acted on (scheduler.settle); 0: only when
+    # the clock is advanced or an object is read.
+    settle_seconds: float = 5.0
     event_retention_days: int = 30
     chaos: ChaosSettings = field(default_factory=ChaosSettings)
 

@@ -7,6 +7,8 @@ lifespan does the same.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,8 @@ import httpx
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from billhook.kit.tasks import cancel_and_wait
 
 from . import scheduler, webhooks
 from .api import ApiRouter, Dispatcher
@@ -26,6 +30,8 @@ from .routes_billing import router as billing_routes
 from .routes_core import router as core_routes
 from .routes_events import router as event_routes
 from .store import Store
+
+logger = logging.getLogger(__name__)
 
 
 class Sandbox:
@@ -41,6 +47,7 @@ class Sandbox:
         self.deliverer = webhooks.Deliverer(self.store, webhook_transport)
         self.store.after_commit = self.deliverer.wakeup.set
         self._started = False
+        self._settling: asyncio.Task[None] | None = None
         self.app = self._build_app()
 
     def _build_app(self) -> FastAPI:
@@ -93,12 +100,25 @@ class Sandbox:
             return
         await self.store.create_tables()
         self.deliverer.start()
+        if self.config.settle_seconds > 0:
+            self._settling = asyncio.create_task(self._settle_forever(), name="sandbox-settle")
         self._started = True
 
     async def aclose(self) -> None:
+        await cancel_and_wait(self._settling)
+        self._settling = None
         await self.deliverer.stop()
         await self.store.dispose()
         self._started = False
+
+    async def _settle_forever(self) -> None:
+        """Real time passing: sessions expire and renewals run without ``sandbox advance``."""
+        while True:
+            await asyncio.sleep(self.config.settle_seconds)
+            try:
+                await scheduler.settle(self.store)
+            except Exception:  # the loop must outlive one bad object; the error is logged
+                logger.exception("sandbox settle failed")
 
     async def advance_clock(self, seconds: int) -> int:
         """Move sandbox time forward, running everything that falls due; returns the new sandbox time."""

@@ -1,5 +1,6 @@
 """The sandbox's clock: a sandbox-wide offset added to wall time, persisted in ``sandbox_state``;
-and Stripe's test clocks, each with its own frozen time for the customers attached to it.
+and Stripe's test clocks, each with its own frozen time for the customers attached to it. Time
+also passes by itself: :func:`settle`, every few seconds, acts on what real time made due.
 
 Advancing walks forward through every due object in time order (``timers.due_at``), setting the
 clock to that moment before acting, so events carry the times at which they would have happened.
@@ -35,6 +36,23 @@ async def advance(store: Store, seconds: int) -> int:
                 await _set_now(tx, due)
             await run_due(tx, doc)
     raise StripeError("The test clock found too many due objects; is something rescheduling itself?")
+
+
+async def settle(store: Store) -> int:
+    """Act on what fell due as real time passed, as Stripe does on its own: an open Checkout
+    Session expires at its ``expires_at``, a renewal or retry runs at its time. The clock is not
+    moved; each object acts at its own due moment (``Tx.frozen``), as :func:`advance` would
+    have it. Test-clock customers are left to their clocks. Returns how many objects acted."""
+    async with store.transaction() as tx:
+        clocked = await clocked_customers(tx)
+    for acted in range(MAX_STEPS):
+        async with store.transaction() as tx:
+            doc = await tx.next_due(tx.now(), skip=clocked)
+            if doc is None:
+                return acted
+            tx.frozen = _due_of(doc)
+            await run_due(tx, doc)
+    raise StripeError("The sandbox found too many due objects; is something rescheduling itself?")
 
 
 async def clocked_customers(tx: Tx, clock_id: str | None = None) -> set[str]:
