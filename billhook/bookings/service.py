@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.audit import Cause, record
 from billhook.bookings import repository
-from billhook.bookings.slots import Hold, refuse_overlap
+from billhook.bookings.slots import Hold, Slot, refuse_overlap
 from billhook.errors import InvalidInput, NotFound
 from billhook.kit.money import validate_currency
 from billhook.models import Booking, BookingStatus, User
@@ -128,8 +128,8 @@ async def create_booking(
     if client.id == coach.id:
         raise InvalidInput("coach_id: a coach cannot book themselves", field="coach_id")
     amount, currency = await session_price(session, author, data)
-    hold = Hold(now, hold_window)
-    await refuse_overlap(session, provider, coach.id, data.start_at, data.duration_minutes, hold=hold)
+    slot = Slot(coach.id, data.start_at, data.duration_minutes)
+    await refuse_overlap(session, provider, slot, hold=Hold(now, hold_window))
     booking = Booking(
         client_id=client.id,
         coach_id=coach.id,

@@ -103,40 +103,43 @@ async def holds_slot(session: AsyncSession, provider: PaymentProvider, booking: 
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A coach's time ``[start, start + minutes)``."""
+
+    coach_id: str
+    start: datetime
+    minutes: int
+
+    @classmethod
+    def of(cls, booking: Booking) -> Slot:
+        return cls(booking.coach_id, booking.start_at, booking.duration_minutes)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.minutes)
+
+    def overlaps(self, other: Slot) -> bool:
+        return other.start < self.end and self.start < other.end
+
+
 async def holder_of(
-    session: AsyncSession,
-    provider: PaymentProvider,
-    coach_id: str,
-    start: datetime,
-    minutes: int,
-    *,
-    hold: Hold,
-    excluding: str | None = None,
+    session: AsyncSession, provider: PaymentProvider, slot: Slot, *, hold: Hold, excluding: str | None = None
 ) -> Booking | None:
-    """The booking holding any of the coach's time ``[start, start + minutes)``, if one does."""
-    await hold_until_commit(session, f"coach-slots:{coach_id}")
-    end = start + timedelta(minutes=minutes)
-    since = start - timedelta(minutes=MAX_SESSION_MINUTES)
-    for other in await repository.coach_bookings_between(session, coach_id, since, end):
+    """The booking holding any of the coach's time in ``slot``, if one does."""
+    await hold_until_commit(session, f"coach-slots:{slot.coach_id}")
+    since = slot.start - timedelta(minutes=MAX_SESSION_MINUTES)
+    for other in await repository.coach_bookings_between(session, slot.coach_id, since, slot.end):
         if other.id == excluding:
             continue
-        other_end = other.start_at + timedelta(minutes=other.duration_minutes)
-        if other.start_at < end and start < other_end and await holds_slot(session, provider, other, hold):
+        if slot.overlaps(Slot.of(other)) and await holds_slot(session, provider, other, hold):
             return other
     return None
 
 
-async def refuse_overlap(
-    session: AsyncSession,
-    provider: PaymentProvider,
-    coach_id: str,
-    start: datetime,
-    minutes: int,
-    *,
-    hold: Hold,
-) -> None:
+async def refuse_overlap(session: AsyncSession, provider: PaymentProvider, slot: Slot, *, hold: Hold) -> None:
     """409 when the requested time overlaps a booking that holds its slot."""
-    other = await holder_of(session, provider, coach_id, start, minutes, hold=hold)
+    other = await holder_of(session, provider, slot, hold=hold)
     if other is not None:
         raise Conflict(f"the coach is already booked from {other.start_at.isoformat()}", booking=other.id)
 
@@ -145,15 +148,7 @@ async def refuse_taken(
     session: AsyncSession, provider: PaymentProvider, booking: Booking, *, hold: Hold
 ) -> None:
     """409 when, while ``booking`` was unpaid and held nothing, another booking took its time."""
-    other = await holder_of(
-        session,
-        provider,
-        booking.coach_id,
-        booking.start_at,
-        booking.duration_minutes,
-        hold=hold,
-        excluding=booking.id,
-    )
+    other = await holder_of(session, provider, Slot.of(booking), hold=hold, excluding=booking.id)
     if other is not None:
         raise Conflict(
             f"booking {booking.id} can no longer be paid: it went unpaid past its hold and the coach's "
