@@ -88,3 +88,25 @@ async def test_a_running_sandbox_settles_by_itself(tmp_path: Path) -> None:
         assert await _status(sandbox, session_id) == "expired"
     finally:
         await sandbox.aclose()
+
+
+async def test_settling_leaves_a_test_clocks_customers_to_their_clock(sandbox: Harness) -> None:
+    """Their objects are due by the clock's frozen time, here sixty days ago: only the clock moves them."""
+    now = (await sandbox.api("GET", "/v1/test_helpers/sandbox/clock")).json()["now"]
+    frozen = now - 60 * 86_400
+    clock = await sandbox.client.v1.test_helpers.test_clocks.create_async(params={"frozen_time": frozen})
+    customer = await sandbox.client.v1.customers.create_async(params={"test_clock": clock.id})
+    price = await make_price(sandbox)
+    subscription = await sandbox.client.v1.subscriptions.create_async(
+        params={
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "payment_behavior": "default_incomplete",
+        }
+    )
+    assert subscription.status == "incomplete"  # expires 23 hours after the clock's frozen time
+
+    acted = await sandbox.in_server(lambda: scheduler.settle(sandbox.sandbox.store))
+
+    assert acted == 0
+    assert await sandbox.in_server(lambda: _status(sandbox.sandbox, subscription.id)) == "incomplete"

@@ -43,11 +43,11 @@ async def settle(store: Store) -> int:
     Session expires at its ``expires_at``, a renewal or retry runs at its time. The clock is not
     moved; each object acts at its own due moment (``Tx.frozen``), as :func:`advance` would
     have it. Test-clock customers are left to their clocks. Returns how many objects acted."""
-    async with store.transaction() as tx:
-        clocked = await clocked_customers(tx)
     for acted in range(MAX_STEPS):
         async with store.transaction() as tx:
-            doc = await tx.next_due(tx.now(), skip=clocked)
+            # Read in the same transaction: a customer put on a test clock meanwhile (its objects
+            # are due by the clock's frozen time, often long past) is never acted on here.
+            doc = await tx.next_due(tx.now(), skip=await clocked_customers(tx))
             if doc is None:
                 return acted
             tx.frozen = _due_of(doc)
