@@ -14,15 +14,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from billhook.app import create_app
 from billhook.db import create_engine
-from billhook.inbox.endpoints import WebhookFastPath
 from billhook.models import InboxEvent
-from billhook.runtime import Runtime
 from tests.support.databases import make_settings
 from tests.support.inbox import SECRET, event_payload, signed
 from tests.support.own_postgres import OwnPostgres, migrated_own_postgres
-from tests.support.server import ServerThread, free_port
+from tests.support.server import serving_billhook
 
 pytestmark = pytest.mark.reliability
 
@@ -38,17 +35,11 @@ async def server() -> AsyncIterator[OwnPostgres]:
 
 @pytest.fixture
 async def billhook(server: OwnPostgres, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(server.url, stripe_webhook_secret=SECRET)
-    runtime = Runtime.build(settings)
-    port = free_port()
-    thread = ServerThread(WebhookFastPath(create_app(settings, runtime)), port)
-    thread.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    async with serving_billhook(make_settings(server.url, stripe_webhook_secret=SECRET)) as client:
+        try:
             yield client
-    finally:
-        server.resume()
-        thread.stop()
+        finally:
+            server.resume()  # before the server stops: its shutdown must reach PostgreSQL
 
 
 async def deliver(client: httpx.AsyncClient, event_id: str) -> tuple[int, float]:

@@ -12,13 +12,10 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
-from billhook.app import create_app
 from billhook.db import create_engine
-from billhook.inbox.endpoints import WebhookFastPath
 from billhook.outbox import enqueue
 from billhook.outbox.worker import OutboxWorker
 from billhook.runtime import Runtime
@@ -26,7 +23,7 @@ from tests.support.databases import make_settings
 from tests.support.inbox import SECRET, event_payload, signed
 from tests.support.outbox import EFFECT, build_runtime, count_effects
 from tests.support.own_postgres import OwnPostgres, migrated_own_postgres
-from tests.support.server import ServerThread, free_port
+from tests.support.server import serving_billhook
 
 pytestmark = pytest.mark.reliability
 
@@ -65,25 +62,17 @@ async def test_the_pool_replaces_connections_the_server_closed(server: OwnPostgr
 
 
 async def test_the_first_webhook_after_a_restart_is_stored(server: OwnPostgres) -> None:
-    settings = make_settings(server.url, stripe_webhook_secret=SECRET)
-    runtime = Runtime.build(settings)
-    port = free_port()
-    thread = ServerThread(WebhookFastPath(create_app(settings, runtime)), port)
-    thread.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for n in range(4):  # several pooled connections in use before the restart
-                body, headers = signed(event_payload(event_id=f"evt_before_{n}"))
-                assert (
-                    await client.post("/api/payments/webhook", content=body, headers=headers)
-                ).status_code == 200
-            await restart(server)
-            body, headers = signed(event_payload(event_id="evt_after_restart"))
-            response = await client.post("/api/payments/webhook", content=body, headers=headers)
-            assert response.status_code == 200, response.text
-            assert (await client.get("/readyz")).status_code == 200
-    finally:
-        thread.stop()
+    async with serving_billhook(make_settings(server.url, stripe_webhook_secret=SECRET)) as client:
+        for n in range(4):  # several pooled connections in use before the restart
+            body, headers = signed(event_payload(event_id=f"evt_before_{n}"))
+            assert (
+                await client.post("/api/payments/webhook", content=body, headers=headers)
+            ).status_code == 200
+        await restart(server)
+        body, headers = signed(event_payload(event_id="evt_after_restart"))
+        response = await client.post("/api/payments/webhook", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert (await client.get("/readyz")).status_code == 200
 
 
 async def test_the_worker_runs_the_first_job_after_a_restart(server: OwnPostgres, tmp_path: Path) -> None:

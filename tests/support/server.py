@@ -10,9 +10,17 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import uvicorn
+
+from billhook.app import create_app
+from billhook.config import Settings
+from billhook.inbox.endpoints import WebhookFastPath
+from billhook.runtime import Runtime
 
 
 def free_port() -> int:
@@ -45,3 +53,17 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+
+
+@asynccontextmanager
+async def serving_billhook(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """``billhook serve``'s app (the webhook fast path around ``create_app``) on a free port, and a
+    client of it; stopped afterwards."""
+    port = free_port()
+    thread = ServerThread(WebhookFastPath(create_app(settings, Runtime.build(settings))), port)
+    thread.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        thread.stop()
