@@ -23,14 +23,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select, update
 
 from billhook.kit.formatting import format_money
 from billhook.kit.ids import new_id
 from billhook.models import OutboxJob, Price, Subscription, User
 from billhook.providers.actions import CheckoutRequest
-from tests.support.browser import ARTIFACTS, launch_chromium, needs_chromium
+from tests.support.browser import ARTIFACTS, chromium, needs_chromium
 from tests.support.stack import PASSWORD, Customer, Stack
 from tests.support.subscriptions import save_new_card, status_becomes
 
@@ -251,53 +251,49 @@ async def test_the_admin_console_shows_the_scenario_figures(stack: Stack, backen
     job_id = await dead_job(stack, "ann@example.com")
     admin = await make_admin(stack, "root@example.com")
 
-    async with async_playwright() as playwright:
-        browser = await launch_chromium(playwright)
-        try:
-            page = await sign_in(browser, stack, "root@example.com")
-            await page.goto(
-                f"{stack.root}/admin?{'&'.join(f'{k}={v}' for k, v in query.items())}".replace("+", "%2B")
-            )
-            await expect(page.locator("#mrr")).to_be_visible()
-            await shot(page, "1-overview", backend)
-            assert await figures_on(page) == EXPECTED
-            assert (await page.locator("#median-time-to-recover").inner_text()).strip().endswith(" min")
-            revenue = (
-                ENTERPRISE * 2 + PREMIUM * 2 + built["proration"] + ENTERPRISE + ENTERPRISE * 2 + DOMAIN_YEAR
-            )
-            assert (await page.locator("#revenue-usd td.num").inner_text()) == format_money(revenue, "usd")
-            for plan in ("enterprise_sub", "premium_sub"):  # 3 checkouts opened, 3 completed, each
-                cells = await page.locator(f"#conversion-{plan} td").all_inner_texts()
-                assert cells == [plan, "3", "3", "100.0 %"], cells
-            assert await page.locator("#charts svg").count() == 4
-            assert await fits_375(page)
+    async with chromium() as browser:
+        page = await sign_in(browser, stack, "root@example.com")
+        await page.goto(
+            f"{stack.root}/admin?{'&'.join(f'{k}={v}' for k, v in query.items())}".replace("+", "%2B")
+        )
+        await expect(page.locator("#mrr")).to_be_visible()
+        await shot(page, "1-overview", backend)
+        assert await figures_on(page) == EXPECTED
+        assert (await page.locator("#median-time-to-recover").inner_text()).strip().endswith(" min")
+        revenue = (
+            ENTERPRISE * 2 + PREMIUM * 2 + built["proration"] + ENTERPRISE + ENTERPRISE * 2 + DOMAIN_YEAR
+        )
+        assert (await page.locator("#revenue-usd td.num").inner_text()) == format_money(revenue, "usd")
+        for plan in ("enterprise_sub", "premium_sub"):  # 3 checkouts opened, 3 completed, each
+            cells = await page.locator(f"#conversion-{plan} td").all_inner_texts()
+            assert cells == [plan, "3", "3", "100.0 %"], cells
+        assert await page.locator("#charts svg").count() == 4
+        assert await fits_375(page)
 
-            await page.goto(f"{stack.root}/admin/customers?q=ann%40example.com")
-            await page.click("#customers-table a")
-            await expect(page.locator("#access-role")).to_have_text("enterprise")
-            reasons = await page.locator("#reasons-table").inner_text()
-            assert "enterprise_sub" in reasons and "active" in reasons
-            await shot(page, "2-customer", backend)
-            assert await fits_375(page)
+        await page.goto(f"{stack.root}/admin/customers?q=ann%40example.com")
+        await page.click("#customers-table a")
+        await expect(page.locator("#access-role")).to_have_text("enterprise")
+        reasons = await page.locator("#reasons-table").inner_text()
+        assert "enterprise_sub" in reasons and "active" in reasons
+        await shot(page, "2-customer", backend)
+        assert await fits_375(page)
 
-            await page.goto(f"{stack.root}/admin/operations")
-            await page.check(f"#dead-jobs-table input[value='{job_id}']")
-            await page.check("#retry-form input[name=confirm]")
-            await page.click("#retry-form button[type=submit]")
-            await expect(page.locator("#notice")).to_have_text("Queued 1 dead job(s) again.")
-            await shot(page, "3-operations", backend)
-            assert await fits_375(page)
+        await page.goto(f"{stack.root}/admin/operations")
+        await page.check(f"#dead-jobs-table input[value='{job_id}']")
+        await page.check("#retry-form input[name=confirm]")
+        await page.click("#retry-form button[type=submit]")
+        await expect(page.locator("#notice")).to_have_text("Queued 1 dead job(s) again.")
+        await shot(page, "3-operations", backend)
+        assert await fits_375(page)
 
-            for path in ("/admin/subscriptions", "/admin/payments", "/admin/invoices", "/admin/bookings",
-                         "/admin/orders", "/admin/customers"):  # fmt: skip
-                await page.goto(f"{stack.root}{path}")
-                assert await fits_375(page), path
+        for path in ("/admin/subscriptions", "/admin/payments", "/admin/invoices", "/admin/bookings",
+                     "/admin/orders", "/admin/customers"):  # fmt: skip
+            await page.goto(f"{stack.root}{path}")
+            assert await fits_375(page), path
 
-            customer = await sign_in(browser, stack, "ann@example.com")
-            response = await customer.goto(f"{stack.root}/admin")
-            assert response is not None and response.status == 404
-        finally:
-            await browser.close()
+        customer = await sign_in(browser, stack, "ann@example.com")
+        response = await customer.goto(f"{stack.root}/admin")
+        assert response is not None and response.status == 404
 
     async def job_done() -> bool:
         async with stack.db() as session:

@@ -12,10 +12,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Route, async_playwright, expect
+from playwright.async_api import Route, expect
 
 from billhook.app import create_app
-from tests.support.browser import launch_chromium, needs_chromium
+from tests.support.browser import chromium, needs_chromium
 from tests.support.databases import make_settings
 from tests.support.server import ServerThread, free_port
 
@@ -49,22 +49,18 @@ async def test_docs_and_redoc_load_with_the_network_cut_off(root: str) -> None:
             blocked.append((route.request.resource_type, route.request.url))
             await route.abort("internetdisconnected")
 
-    async with async_playwright() as playwright:
-        browser = await launch_chromium(playwright)
-        try:
-            context = await browser.new_context()
-            await context.route("**/*", loopback_only)
-            page = await context.new_page()
-            page.set_default_timeout(15_000)
+    async with chromium() as browser:
+        context = await browser.new_context()
+        await context.route("**/*", loopback_only)
+        page = await context.new_page()
+        page.set_default_timeout(15_000)
 
-            await page.goto(f"{root}/docs")
-            await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Billhook")
-            await expect(page.locator("button.authorize")).to_be_visible()
-            await page.click("button.authorize")
-            await expect(page.locator(".auth-container").first).to_contain_text("bearerAuth")
+        await page.goto(f"{root}/docs")
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Billhook")
+        await expect(page.locator("button.authorize")).to_be_visible()
+        await page.click("button.authorize")
+        await expect(page.locator(".auth-container").first).to_contain_text("bearerAuth")
 
-            await page.goto(f"{root}/redoc")
-            await expect(page.locator("h1").first).to_contain_text("Billhook")
-        finally:
-            await browser.close()
+        await page.goto(f"{root}/redoc")
+        await expect(page.locator("h1").first).to_contain_text("Billhook")
     assert blocked == []

@@ -7,9 +7,9 @@ Real Chromium (Debian's ``/usr/bin/chromium`` via Playwright). Screenshots go to
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
-from tests.support.browser import ARTIFACTS, launch_chromium, needs_chromium
+from tests.support.browser import ARTIFACTS, chromium, needs_chromium
 from tests.support.stack import Stack
 
 PHONE = {"width": 375, "height": 740}
@@ -31,26 +31,22 @@ async def test_every_page_fits_a_375_px_screen(stack: Stack, backend: str) -> No
     checkout = await stack.checkout(ada, product_id="premium_sub")
     assert checkout.status_code == 201, checkout.text
     checkout_url = checkout.json()["url"]
-    async with async_playwright() as playwright:
-        browser = await launch_chromium(playwright)
-        try:
-            page = await browser.new_page(viewport=PHONE)
-            page.set_default_timeout(15_000)
-            for path in ("/pricing", "/signup", "/login"):
-                await fits(page, f"{stack.root}{path}", f"{backend}{path.replace('/', '-')}")
-            await fits(page, checkout_url, f"{backend}-sandbox-checkout")
-            paid = await stack.pay(checkout_url)
-            assert paid.status_code == 303, paid.text
-            portal = await stack.http.post("/api/payments/portal", json={}, headers=ada.headers)
-            assert portal.status_code == 200, portal.text
-            await fits(page, portal.json()["url"], f"{backend}-sandbox-portal")
-            reset = await stack.http.post("/api/auth/password-reset", json={"email": ada.email})
-            assert reset.status_code < 300, reset.text
-            email = await stack.eventually(lambda: _first_email(stack))  # the password-reset email
-            await fits(page, f"{stack.root}/dev/mailbox", f"{backend}-mailbox")
-            await fits(page, f"{stack.root}{email}", f"{backend}-email")
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        page = await browser.new_page(viewport=PHONE)
+        page.set_default_timeout(15_000)
+        for path in ("/pricing", "/signup", "/login"):
+            await fits(page, f"{stack.root}{path}", f"{backend}{path.replace('/', '-')}")
+        await fits(page, checkout_url, f"{backend}-sandbox-checkout")
+        paid = await stack.pay(checkout_url)
+        assert paid.status_code == 303, paid.text
+        portal = await stack.http.post("/api/payments/portal", json={}, headers=ada.headers)
+        assert portal.status_code == 200, portal.text
+        await fits(page, portal.json()["url"], f"{backend}-sandbox-portal")
+        reset = await stack.http.post("/api/auth/password-reset", json={"email": ada.email})
+        assert reset.status_code < 300, reset.text
+        email = await stack.eventually(lambda: _first_email(stack))  # the password-reset email
+        await fits(page, f"{stack.root}/dev/mailbox", f"{backend}-mailbox")
+        await fits(page, f"{stack.root}{email}", f"{backend}-email")
 
 
 async def _first_email(stack: Stack) -> str | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Playwright
+from playwright.async_api import Browser, Playwright, async_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # screenshots, for a person to look at
@@ -25,3 +27,14 @@ needs_chromium = pytest.mark.skipif(
 
 async def launch_chromium(playwright: Playwright) -> Browser:
     return await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """A Chromium for one test, closed afterwards whatever the test did."""
+    async with async_playwright() as playwright:
+        browser = await launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            await browser.close()
