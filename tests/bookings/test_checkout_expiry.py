@@ -12,10 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from billhook.config import Settings
-from billhook.models import Payment
 from billhook.providers.stripe import SANDBOX_SECRET_KEY
 from billhook.providers.stripe.actions import checkout_lifetime
-from tests.support.payments import People, book, booking_payments, booking_row
+from tests.support.payments import People, book, booking_row, wait_checkout_expired
 from tests.support.stack import Stack
 
 on_stack = pytest.mark.asyncio(loop_scope="module")
@@ -78,12 +77,7 @@ async def test_an_expired_booking_checkout_fails_its_payment_and_the_booking_can
 
     await stack.advance(hours=1)  # past the 30 minutes, far from Stripe's default 24 hours
 
-    async def expired() -> list[Payment]:
-        return [
-            p for p in await booking_payments(stack, booking["id"]) if p.failure_code == "checkout_expired"
-        ]
-
-    [payment] = await stack.eventually(expired)
+    [payment] = await wait_checkout_expired(stack, booking["id"])
     assert payment.id == started["payment_id"] and payment.status == "FAILED"
     assert (await booking_row(stack, booking["id"])).status == "PENDING"
     session = await stack.provider.get_checkout_session(started["session_id"])

@@ -10,7 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from billhook.models import Payment
-from tests.support.payments import People, book, booking_payments, booking_row, wait_status
+from tests.support.payments import (
+    People,
+    book,
+    booking_payments,
+    booking_row,
+    wait_checkout_expired,
+    wait_status,
+)
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -87,12 +94,7 @@ async def test_an_abandoned_booking_checkout_expires_its_payment_and_the_booking
 
     await stack.advance(hours=25)  # past the session's expiry: checkout.session.expired
 
-    async def expired() -> list[Payment]:
-        return [
-            p for p in await booking_payments(stack, booking["id"]) if p.failure_code == "checkout_expired"
-        ]
-
-    [payment] = await stack.eventually(expired)
+    [payment] = await wait_checkout_expired(stack, booking["id"])
     assert payment.id == started["payment_id"] and payment.status == "FAILED"
     assert (await booking_row(stack, booking["id"])).status == "PENDING"
     again = await stack.http.post(path, json={}, headers=people.client.headers)

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from billhook.errors import ProviderError
 from billhook.kit.clock import utcnow
 from billhook.models import Booking, Payment
-from tests.support.payments import People, booking_payments, next_start, wait_status
+from tests.support.payments import People, booking_payments, next_start, wait_checkout_expired, wait_status
 from tests.support.stack import Customer, Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -53,12 +53,7 @@ async def expire_checkouts(stack: Stack, *booking_ids: str) -> None:
     """Move the sandbox past the 30 minutes and wait until each checkout's payment is failed."""
     await stack.advance(hours=1)
     for booking_id in booking_ids:
-
-        async def expired(booking_id: str = booking_id) -> list[Payment]:
-            payments = await booking_payments(stack, booking_id)
-            return [p for p in payments if p.failure_code == "checkout_expired"]
-
-        await stack.eventually(expired)
+        await wait_checkout_expired(stack, booking_id)
 
 
 async def booked_ago(stack: Stack, booking_id: str, minutes: int) -> None:

@@ -108,6 +108,15 @@ async def booking_payments(stack: Stack, booking_id: str) -> list[Payment]:
         return list(rows)
 
 
+async def wait_checkout_expired(stack: Stack, booking_id: str) -> list[Payment]:
+    """The booking's payments whose checkout expired, once ``checkout.session.expired`` failed them."""
+
+    async def expired() -> list[Payment]:
+        return [p for p in await booking_payments(stack, booking_id) if p.failure_code == "checkout_expired"]
+
+    return await stack.eventually(expired)
+
+
 async def wait_status(stack: Stack, booking_id: str, status: str, timeout: float = 30) -> Booking:
     async def check() -> Booking | None:
         row = await booking_row(stack, booking_id)
