@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Insert, Select, bindparam, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from billhook.db.upsert import dialect_insert
 
 Row = TypeVar("Row")
 # {"status": ["active", "canceled"], ...}: old and new value of each changed column.
@@ -100,8 +101,8 @@ def _select(model: type[Any], column: str, lock: bool) -> Select[Any]:
 def _insert(model: type[Any], column: str, dialect: str) -> Insert:
     statement = _INSERTS.get((model, column, dialect))
     if statement is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(model).on_conflict_do_nothing(index_elements=[column]).returning(model)
+        insert = dialect_insert(dialect)(model)
+        statement = insert.on_conflict_do_nothing(index_elements=[column]).returning(model)
         _INSERTS[model, column, dialect] = statement
     return statement
 

@@ -9,6 +9,17 @@ from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+
+def dialect_insert(dialect: str) -> Any:
+    """The ``insert`` construct with ``ON CONFLICT`` for ``dialect`` (PostgreSQL's, else SQLite's)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def session_insert(session: AsyncSession) -> Any:
+    """:func:`dialect_insert` for the database ``session`` is bound to."""
+    return dialect_insert(session.get_bind().dialect.name)
+
+
 # One statement per table, conflict target and dialect, built once: the values go in as
 # parameters, so a hot caller (every outbox job enqueued) neither rebuilds it nor its cache key.
 _STATEMENTS: dict[tuple[Table, tuple[str, ...] | None, str], Insert] = {}
@@ -17,7 +28,7 @@ _STATEMENTS: dict[tuple[Table, tuple[str, ...] | None, str], Insert] = {}
 def _statement(table: Table, targets: tuple[str, ...] | None, dialect: str) -> Insert:
     statement = _STATEMENTS.get((table, targets, dialect))
     if statement is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = dialect_insert(dialect)
         returned = table.c[targets[0]] if targets else table.primary_key.columns.values()[0]
         statement = insert(table).on_conflict_do_nothing(index_elements=targets).returning(returned)
         _STATEMENTS[table, targets, dialect] = statement

@@ -19,10 +19,10 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from billhook.db.engine import DatabaseTimeouts
+from billhook.db.upsert import session_insert
 from billhook.inbox import metrics
 from billhook.inbox.envelope import Envelope
 from billhook.kit.ids import new_id
@@ -66,11 +66,6 @@ class Incoming:
             "next_attempt_at": self.received_at,
             "received_at": self.received_at,
         }
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 # PostgreSQL: one statement over arrays, prepared once by the driver and reused whatever the batch
@@ -127,7 +122,7 @@ async def insert_events(session: AsyncSession, items: Sequence[Incoming]) -> set
         return inserted
     rows = [item.row() for item in items]
     statement = (
-        _insert(session)(TABLE)
+        session_insert(session)(TABLE)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(TABLE.c.event_id)

@@ -6,12 +6,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, case, delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billhook.db.base import Base
 from billhook.db.types import UTCDateTime
+from billhook.db.upsert import session_insert
 from billhook.kit.clock import utcnow
 
 ObjectKey = tuple[str, str]  # (kind, provider id): ("subscription", "sub_…")
@@ -63,8 +63,7 @@ async def record_versions(
         {"kind": kind, "object_id": object_id, "applied_at": at}
         for (kind, object_id), at in sorted(versions.items())
     ]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(ObjectVersion).values(rows)
+    statement = session_insert(session)(ObjectVersion).values(rows)
     newer = statement.excluded.applied_at
     current = ObjectVersion.__table__.c.applied_at
     upsert = statement.on_conflict_do_update(
