@@ -59,7 +59,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     install_error_handlers(app)
     document_errors(app, authentication)
     declare_security(app, authentication, SESSION_COOKIE)
-    app.add_middleware(StorableInputMiddleware)
+    app.add_middleware(StorableInputMiddleware, exempt_prefixes=[SANDBOX_MOUNT, webhook_api.PATH])
     app.add_middleware(
         BodyLimitsMiddleware,
         max_body_bytes=settings.billhook_max_request_body_bytes,

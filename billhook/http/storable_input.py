@@ -10,7 +10,7 @@ for every route, is what keeps "bad input is a 4xx" true for routes written late
 
 Bodies are only parsed when they could hold one (a ``\\u`` escape, a raw NUL, or ``%00``), so
 ordinary requests pay a byte search. The webhook receiver has its own strict reader and the
-mounted sandbox speaks Stripe's error shape, so both are left alone.
+mounted sandbox speaks Stripe's error shape, so the app exempts both (``exempt_prefixes``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from billhook.http.errors import error_response
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_SKIPPED_PREFIXES = ("/sandbox", "/api/payments/webhook")
 _MAX_INSPECTED_BODY = 1 << 20  # larger bodies are refused by the size limit, not parsed here
 
 
@@ -78,12 +77,13 @@ def body_is_storable(content_type: str, body: bytes) -> bool:
 class StorableInputMiddleware:
     """Answers 404/422 in the one error shape for input PostgreSQL cannot store."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, exempt_prefixes: Iterable[str] = ()) -> None:
         self.app = app
+        self.exempt_prefixes = tuple(exempt_prefixes)  # apps with their own readers and error shapes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(_SKIPPED_PREFIXES):
+        if scope["type"] != "http" or path.startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         if not storable(path):  # ``path`` is already percent-decoded
