@@ -41,6 +41,7 @@ from billhook.inbox.handlers import ROUTES, Handler, HandlerContext
 from billhook.inbox.reconcile import reconcile
 from billhook.kit.clock import utcnow
 from billhook.kit.ids import new_id
+from billhook.kit.tasks import unless_stopped
 from billhook.logging import get_logger
 from billhook.models import InboxEvent
 from billhook.models.object_versions import VERSION_FLOOR, record_versions, versions_of
@@ -197,8 +198,8 @@ class InboxWorker:
         slots = [asyncio.create_task(self._slot(), name=f"inbox-slot-{n}") for n in range(self.concurrency)]
         try:
             while not self._stopping.is_set():
-                try:
-                    await self._maybe_reconcile()
+                try:  # a reconcile stores page by page, insert-if-absent: stopping may cut it short
+                    await unless_stopped(self._maybe_reconcile(), self._stopping)
                 except Exception:  # keep reconciling later; the cause is logged
                     log.exception("inbox_reconcile_round_failed", worker=self.name)
                 with contextlib.suppress(TimeoutError):

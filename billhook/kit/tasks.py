@@ -1,10 +1,13 @@
-"""Stopping a background task."""
+"""Stopping a background task, or a piece of work that may be abandoned on shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
@@ -14,3 +17,25 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """Await ``work``, but cancel it and return None as soon as ``stop`` is set.
+
+    Only for work that is safe to abandon half-way (each step committed on its own, nothing
+    left half-written): shutdown must not wait on it, since it may be waiting on a provider
+    that does not answer, for as long as the SDK's own timeouts and retries allow.
+    """
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # cancelled from outside: the work goes with us
+        task.cancel()
+        raise
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    await cancel_and_wait(task)
+    return None

@@ -187,6 +187,26 @@ async def test_a_running_worker_picks_up_new_events(runtime: Runtime) -> None:
         await worker.aclose()
 
 
+async def test_stopping_does_not_wait_on_a_reconcile_the_provider_never_answers(runtime: Runtime) -> None:
+    """SIGTERM must stop the worker at once even while the provider hangs (seen in CI: a reconcile
+    waiting on an unreachable API held a stopping ``billhook worker`` past 30 s)."""
+    provider = with_provider(runtime).provider
+    assert provider is not None
+    asked = asyncio.Event()
+
+    async def never_answers(**_: Any) -> Any:
+        asked.set()
+        await asyncio.Event().wait()
+
+    provider.list_events = never_answers  # type: ignore[method-assign]
+    worker = InboxWorker(runtime, options({}, poll_interval=0.01, reconcile_interval=600.0))
+    await worker.start()
+    await asyncio.wait_for(asked.wait(), 10)
+    started = time.monotonic()
+    await asyncio.wait_for(worker.aclose(), 10)
+    assert time.monotonic() - started < 2
+
+
 async def test_the_running_worker_reconciles_periodically(runtime: Runtime) -> None:
     """With an unreachable provider the reconcile fails, is logged, and is tried again soon."""
     worker = InboxWorker(with_provider(runtime), options({}, poll_interval=0.01, reconcile_interval=600.0))

@@ -141,6 +141,8 @@ async def test_the_worker_command_runs_jobs_until_sigterm(database_url: str, run
         "DATABASE_URL": database_url,
         "BILLHOOK_AUTO_MIGRATE": "false",
         "PYTHONPATH": str(ROOT),
+        # The inbox's reconcile asks the provider: a closed port, not whatever serves 127.0.0.1:8000.
+        "STRIPE_API_BASE": "http://127.0.0.1:9",
     }
     code = "import typer; from billhook.cli.worker import worker; typer.run(worker)"
     child = subprocess.Popen([sys.executable, "-c", code, "--concurrency", "2"], cwd=ROOT, env=env,
