@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from dataclasses import replace
 
 import typer
 
@@ -22,7 +23,9 @@ def worker(
     concurrency: int = typer.Option(
         4, min=1, max=256, help="Outbox jobs run at once (PostgreSQL; SQLite runs one)."
     ),
-    grace: float = typer.Option(30.0, min=0, help="Seconds in-flight jobs get to finish on shutdown."),
+    grace: float = typer.Option(
+        30.0, min=0, help="Seconds in-flight jobs and events get to finish on shutdown."
+    ),
 ) -> None:
     """Run webhook-inbox and outbox workers against DATABASE_URL. Start several, on several
     machines, against one PostgreSQL to scale out; SIGTERM finishes in-flight jobs, then releases
@@ -46,7 +49,7 @@ async def _serve(runtime: Runtime, concurrency: int, grace: float) -> None:
         loop.add_signal_handler(signum, stop.set)
     outbox = OutboxWorker(runtime, concurrency=concurrency, grace=grace)
     # The inbox has its own slots (BILLHOOK_INBOX_CONCURRENCY): its work waits on the provider.
-    inbox = InboxWorker(runtime, inbox_options(runtime.settings))
+    inbox = InboxWorker(runtime, replace(inbox_options(runtime.settings), grace=grace))
     pruner = RetentionService(runtime, retention(runtime.settings))
     await runtime.start()
     try:

@@ -242,6 +242,23 @@ async def mark_all_processed(session: AsyncSession, claims: list[Claim], now: da
     )
 
 
+async def release_leases(session: AsyncSession, token_prefix: str, now: datetime) -> int:
+    """End the live leases whose token starts with ``token_prefix`` (one worker's), so that any
+    worker may claim those events at once instead of after the lease. The attempt stays counted:
+    an event that keeps a worker from finishing must still run out of attempts."""
+    result = await session.execute(
+        update(InboxEvent)
+        .where(
+            InboxEvent.status == InboxStatus.PROCESSING.value,
+            InboxEvent.locked_by.startswith(token_prefix, autoescape=True),
+            InboxEvent.locked_until > now,
+        )
+        .values(locked_until=now)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
 async def unsettled_objects(
     session: AsyncSession, ordering_keys: set[str], object_ids: set[str], besides: set[str]
 ) -> set[str]:

@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.db.locks import hold_mirror_of
@@ -32,6 +33,7 @@ from billhook.inbox.claims import (
     due_groups,
     mark_all_processed,
     mark_failed,
+    release_leases,
     still_owned_all,
     still_processed,
     unsettled_objects,
@@ -41,7 +43,7 @@ from billhook.inbox.handlers import ROUTES, Handler, HandlerContext
 from billhook.inbox.reconcile import reconcile
 from billhook.kit.clock import utcnow
 from billhook.kit.ids import new_id
-from billhook.kit.tasks import unless_stopped
+from billhook.kit.tasks import cancel_and_wait, unless_stopped
 from billhook.logging import get_logger
 from billhook.models import InboxEvent
 from billhook.models.object_versions import VERSION_FLOOR, record_versions, versions_of
@@ -128,6 +130,8 @@ class WorkerOptions:
     routes: dict[str, Handler] = field(default_factory=lambda: dict(ROUTES))
     # BILLHOOK_ALERT_EMAIL, told of disputes besides the admins (handlers see it on their context).
     alert_email: str | None = None
+    # Seconds in-flight groups get to finish on shutdown; the rest are cut short and handed back.
+    grace: float = 30.0
 
 
 class InboxWorker:
@@ -171,12 +175,29 @@ class InboxWorker:
         self._task = asyncio.create_task(self._run(), name=f"inbox-worker-{self.name}")
 
     async def aclose(self) -> None:
+        """Stop claiming; let in-flight groups finish within ``grace``, then cancel the rest
+        (their transactions roll back) and end their leases, so another worker takes them now."""
         self._stopping.set()
         self._wakeup.set()
-        if self._task is not None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        _done, unfinished = await asyncio.wait({task}, timeout=self.options.grace)
+        if not unfinished:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+            return
+        await cancel_and_wait(task)
+        released = await self._release_leases()
+        log.warning("inbox_worker_cut_short", worker=self.name, grace=self.options.grace, released=released)
+
+    async def _release_leases(self) -> int:
+        with contextlib.suppress(SQLAlchemyError, OSError):  # unreachable: the leases expire anyway
+            async with self.runtime.session_factory() as session:
+                released = await release_leases(session, f"{self.name}:", self.runtime.clock.now())
+                await session.commit()
+                return released
+        return 0
 
     def notify(self) -> None:
         """New events were stored: look now rather than at the next poll."""

@@ -207,6 +207,38 @@ async def test_stopping_does_not_wait_on_a_reconcile_the_provider_never_answers(
     assert time.monotonic() - started < 2
 
 
+async def test_stopping_cuts_a_hung_apply_short_after_the_grace_and_hands_its_event_back(
+    runtime: Runtime,
+) -> None:
+    entered = asyncio.Event()
+
+    async def hangs(ctx: HandlerContext) -> None:
+        entered.set()
+        await asyncio.Event().wait()
+
+    routes: dict[str, Handler] = {"customer.created": hangs}
+    worker = InboxWorker(with_provider(runtime), options(routes, poll_interval=0.01, grace=0.2))
+    await worker.start()
+    await store(runtime, event_payload(event_id="evt_hung"))
+    worker.notify()
+    await asyncio.wait_for(entered.wait(), 10)
+    started = time.monotonic()
+    await asyncio.wait_for(worker.aclose(), 10)
+    assert time.monotonic() - started < 2
+    row = (await rows(runtime))["evt_hung"]
+    # Still claimed by nobody live: due again at once, its attempt counted (a poison event runs out).
+    assert (row.status, row.attempts) == ("processing", 1) and row.locked_until <= utcnow()
+
+    applied: list[str] = []
+
+    async def ok(ctx: HandlerContext) -> None:
+        applied.append(ctx.event.id)
+
+    again = InboxWorker(runtime, options({"customer.created": ok}))
+    assert await again.drain() == 1 and applied == ["evt_hung"]
+    assert (await rows(runtime))["evt_hung"].status == "processed"
+
+
 async def test_the_running_worker_reconciles_periodically(runtime: Runtime) -> None:
     """With an unreachable provider the reconcile fails, is logged, and is tried again soon."""
     worker = InboxWorker(with_provider(runtime), options({}, poll_interval=0.01, reconcile_interval=600.0))
