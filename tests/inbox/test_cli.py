@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 from billhook.cli.events import app, parse_since
 from billhook.errors import InvalidInput
 from billhook.models import InboxEvent, InboxStatus
+from tests.support.cli import output_lines
 from tests.support.inbox import InboxStack, settled
 
 runner = CliRunner()
@@ -31,6 +32,11 @@ async def invoke(*args: str) -> Result:
     return await asyncio.to_thread(runner.invoke, app, list(args))
 
 
+def text(result: Result) -> str:
+    """The command's own output: the served stack's log lines share the captured stdout."""
+    return "\n".join(output_lines(result)).strip()
+
+
 def test_parse_since() -> None:
     assert parse_since("24h").total_seconds() == 86_400  # type: ignore[union-attr]
     assert parse_since("7d").days == 7  # type: ignore[union-attr]
@@ -43,17 +49,17 @@ def test_parse_since() -> None:
 async def test_list_show_replay_reconcile_and_bad_input(
     stack: InboxStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert (await invoke("list")).output.strip() == "no events"
+    assert text(await invoke("list")) == "no events"
     await stack.server.connect_webhooks()
     await stack.shop.customer("cli@example.com")
     await settled(stack.server)
     listed = await invoke("list", "--json")
     assert listed.exit_code == 0, listed.output
-    rows: list[dict[str, Any]] = json.loads(listed.output)
+    rows: list[dict[str, Any]] = json.loads(text(listed))
     assert [r["type"] for r in rows] == ["customer.created"] and rows[0]["status"] == "pending"
     shown = await invoke("show", rows[0]["event_id"])
-    assert json.loads(shown.output)["payload"]["type"] == "customer.created"
-    assert (await invoke("list", "--status", "failed")).output.strip() == "no events"
+    assert json.loads(text(shown))["payload"]["type"] == "customer.created"
+    assert text(await invoke("list", "--status", "failed")) == "no events"
     bad = await invoke("list", "--status", "exploded")
     assert bad.exit_code == 1 and "unknown status" in bad.output
     missing = await invoke("show", "evt_nope")
@@ -71,10 +77,10 @@ async def test_list_show_replay_reconcile_and_bad_input(
             )
         )
         await session.commit()
-    dead = json.loads((await invoke("list", "--status", "dead", "--json")).output)
+    dead = json.loads(text(await invoke("list", "--status", "dead", "--json")))
     assert [row["last_error"] for row in dead] == ["ProviderError: down"]
     replayed = await invoke("replay", dead[0]["event_id"])
-    assert replayed.exit_code == 0 and replayed.output.strip().endswith("processed"), replayed.output
+    assert replayed.exit_code == 0 and text(replayed).endswith("processed"), replayed.output
     again = await invoke("replay", dead[0]["event_id"])
     assert again.exit_code == 0
     async with stack.runtime.session_factory() as session:
