@@ -25,37 +25,35 @@ async def test_an_error_of_the_work_is_raised() -> None:
         await unless_stopped(work(), asyncio.Event())
 
 
-async def test_stopping_cancels_work_that_does_not_answer() -> None:
-    stop, started, unwound = asyncio.Event(), asyncio.Event(), asyncio.Event()
+class Hangs:
+    """Work that never finishes by itself; it tells when it started and when it unwound."""
 
-    async def hangs() -> int:
-        started.set()
+    def __init__(self) -> None:
+        self.started, self.unwound = asyncio.Event(), asyncio.Event()
+
+    async def run(self) -> int:
+        self.started.set()
         try:
             await asyncio.Event().wait()
         finally:
-            unwound.set()
+            self.unwound.set()
         return 1
 
-    pending = asyncio.create_task(unless_stopped(hangs(), stop))
-    await started.wait()
+
+async def test_stopping_cancels_work_that_does_not_answer() -> None:
+    stop, work = asyncio.Event(), Hangs()
+    pending = asyncio.create_task(unless_stopped(work.run(), stop))
+    await work.started.wait()
     stop.set()
     assert await asyncio.wait_for(pending, 2) is None
-    assert unwound.is_set()  # cancelled and unwound before unless_stopped returned
+    assert work.unwound.is_set()  # cancelled and unwound before unless_stopped returned
 
 
 async def test_cancelling_the_caller_cancels_the_work() -> None:
-    started, unwound = asyncio.Event(), asyncio.Event()
-
-    async def hangs() -> None:
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            unwound.set()
-
-    caller = asyncio.create_task(unless_stopped(hangs(), asyncio.Event()))
-    await started.wait()
+    work = Hangs()
+    caller = asyncio.create_task(unless_stopped(work.run(), asyncio.Event()))
+    await work.started.wait()
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
-    await asyncio.wait_for(unwound.wait(), 2)
+    await asyncio.wait_for(work.unwound.wait(), 2)
