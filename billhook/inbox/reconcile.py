@@ -7,14 +7,16 @@ beside the webhook receiver, never doubles anything.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from billhook.errors import BillhookError
 from billhook.inbox.envelope import mismatch_flag, read_envelope
 from billhook.inbox.store import Incoming, insert_events
+from billhook.kit.tasks import unless_stopped
 from billhook.logging import get_logger
-from billhook.providers.base import PaymentProvider
+from billhook.providers.base import EventPage, PaymentProvider
 from billhook.runtime import Runtime
 
 log = get_logger(__name__)
@@ -26,6 +28,7 @@ class ReconcileReport:
     seen: int
     stored: int
     pages: int
+    stopped: bool = False  # cut short by ``stop``: the pages after the last stored one were not read
 
 
 def _provider(runtime: Runtime) -> PaymentProvider:
@@ -34,8 +37,27 @@ def _provider(runtime: Runtime) -> PaymentProvider:
     return runtime.provider
 
 
-async def reconcile(runtime: Runtime, since: datetime | timedelta) -> ReconcileReport:
-    """Store the events created since ``since`` (a time, or a span back from now) that are missing."""
+async def _next_page(
+    provider: PaymentProvider, start: datetime, cursor: str | None, stop: asyncio.Event | None
+) -> EventPage | None:
+    """The provider's next page, or None once ``stop`` is set: stopping never waits on a
+    provider that does not answer. Only this read is abandoned, never a write: a session
+    cancelled mid-transaction may skip its rollback, and on SQLite the write lock then stays held."""
+    request = provider.list_events(created_gte=start, starting_after=cursor)
+    if stop is None:
+        return await request
+    if stop.is_set():
+        request.close()
+        return None
+    return await unless_stopped(request, stop)
+
+
+async def reconcile(
+    runtime: Runtime, since: datetime | timedelta, *, stop: asyncio.Event | None = None
+) -> ReconcileReport:
+    """Store the events created since ``since`` (a time, or a span back from now) that are missing.
+
+    ``stop`` (a worker's shutdown) ends it between pages; each stored page is committed."""
     provider = _provider(runtime)
     start = runtime.clock.now() - since if isinstance(since, timedelta) else since
     expected_livemode = (runtime.settings.stripe_secret_key or "").startswith("sk_live_")
@@ -43,7 +65,10 @@ async def reconcile(runtime: Runtime, since: datetime | timedelta) -> ReconcileR
     seen = stored = pages = 0
     cursor: str | None = None
     while pages < MAX_PAGES:
-        page = await provider.list_events(created_gte=start, starting_after=cursor)
+        page = await _next_page(provider, start, cursor, stop)
+        if page is None:
+            log.info("inbox_reconcile_stopped", seen=seen, stored=stored, pages=pages)
+            return ReconcileReport(seen=seen, stored=stored, pages=pages, stopped=True)
         pages += 1
         items = []
         for event in page.events:

@@ -43,7 +43,7 @@ from billhook.inbox.handlers import ROUTES, Handler, HandlerContext
 from billhook.inbox.reconcile import reconcile
 from billhook.kit.clock import utcnow
 from billhook.kit.ids import new_id
-from billhook.kit.tasks import cancel_and_wait, unless_stopped
+from billhook.kit.tasks import cancel_and_wait
 from billhook.logging import get_logger
 from billhook.models import InboxEvent
 from billhook.models.object_versions import VERSION_FLOOR, record_versions, versions_of
@@ -219,8 +219,8 @@ class InboxWorker:
         slots = [asyncio.create_task(self._slot(), name=f"inbox-slot-{n}") for n in range(self.concurrency)]
         try:
             while not self._stopping.is_set():
-                try:  # a reconcile stores page by page, insert-if-absent: stopping may cut it short
-                    await unless_stopped(self._maybe_reconcile(), self._stopping)
+                try:
+                    await self._maybe_reconcile()
                 except Exception:  # keep reconciling later; the cause is logged
                     log.exception("inbox_reconcile_round_failed", worker=self.name)
                 with contextlib.suppress(TimeoutError):
@@ -266,11 +266,13 @@ class InboxWorker:
         # Look back a little past the previous run: deliveries can lag event creation.
         lookback = self.options.reconcile_lookback
         since = self._last_reconcile - timedelta(hours=1) if self._last_reconcile else now - lookback
-        try:
-            await reconcile(self.runtime, since)
+        try:  # stopping ends it between pages, without waiting on the provider
+            report = await reconcile(self.runtime, since, stop=self._stopping)
         except Exception as exc:  # the provider may not answer yet (e.g. while the app starts)
             log.warning("inbox_reconcile_failed", error=str(exc))
             self._next_reconcile = now + timedelta(seconds=min(interval, 30))
+            return
+        if report.stopped:
             return
         self._last_reconcile = now
         self._next_reconcile = now + timedelta(seconds=interval)

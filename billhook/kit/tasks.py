@@ -22,9 +22,10 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
 async def unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
     """Await ``work``, but cancel it and return None as soon as ``stop`` is set.
 
-    Only for work that is safe to abandon half-way (each step committed on its own, nothing
-    left half-written): shutdown must not wait on it, since it may be waiting on a provider
-    that does not answer, for as long as the SDK's own timeouts and retries allow.
+    For a wait that is safe to abandon, such as a provider's answer, which may take as long as
+    the SDK's timeouts and retries allow. Never for work holding a database session: a
+    SQLAlchemy session cancelled mid-transaction may skip its rollback, and on SQLite that
+    connection then keeps the one write lock.
     """
     task = asyncio.create_task(work)
     stopped = asyncio.create_task(stop.wait())

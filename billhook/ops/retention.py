@@ -11,6 +11,7 @@ holds locks for long. What each side keeps, and why, is said beside its prune fu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.inbox.retention import prune_events
-from billhook.kit.tasks import cancel_and_wait
 from billhook.logging import get_logger
 from billhook.models.object_versions import prune_versions
 from billhook.outbox.retention import prune_jobs
@@ -49,6 +49,7 @@ class RetentionService:
         self.runtime = runtime
         self.retention = retention or Retention()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def prune_once(self) -> dict[str, int]:
         """Delete everything past its retention, batch by batch; returns how many of each."""
@@ -64,23 +65,30 @@ class RetentionService:
                     deleted = await prune(session, self.runtime.clock.now(), keep, self.retention.batch)
                     await session.commit()
                 counts[name] += deleted
-                if deleted < self.retention.batch:
+                if deleted < self.retention.batch or self._stopping.is_set():
                     break
         return counts
 
     async def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="retention")
 
     async def aclose(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
+        """Stop after the batch in progress, never inside it: a SQLAlchemy session cancelled
+        mid-transaction may skip its rollback, and on SQLite that connection then keeps the one
+        write lock, so every other writer of the process waits out ``busy_timeout``."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 counts = await self.prune_once()
                 if any(counts.values()):
                     log.info("retention_pruned", **counts)
             except (SQLAlchemyError, OSError) as exc:  # the database is away: try at the next interval
                 log.warning("retention_failed", error=str(exc)[:300])
-            await asyncio.sleep(self.retention.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.retention.interval)

@@ -12,11 +12,13 @@ from sqlalchemy import select, update
 
 from billhook.inbox.envelope import read_envelope
 from billhook.inbox.handlers import Handler, HandlerContext
+from billhook.inbox.reconcile import reconcile
 from billhook.inbox.store import Incoming, insert_events
 from billhook.inbox.worker import InboxWorker, WorkerOptions
 from billhook.kit.clock import utcnow
 from billhook.models import InboxEvent
 from billhook.outbox import RetryPolicy
+from billhook.providers.base import EventPage
 from billhook.providers.stripe import StripeProvider
 from billhook.runtime import Runtime
 from tests.support.inbox import event_payload
@@ -245,3 +247,25 @@ async def test_the_running_worker_reconciles_periodically(runtime: Runtime) -> N
     await worker._maybe_reconcile()
     assert worker._last_reconcile is None and worker._next_reconcile is not None
     assert timedelta(seconds=25) < worker._next_reconcile - utcnow() <= timedelta(seconds=30)
+
+
+async def test_a_stopped_reconcile_keeps_the_pages_it_stored_and_reads_no_more(runtime: Runtime) -> None:
+    provider = with_provider(runtime).provider
+    assert provider is not None
+    stop, second_asked = asyncio.Event(), asyncio.Event()
+    first = event_payload(event_id="evt_page_one")
+
+    async def pages(*, created_gte: Any, starting_after: str | None) -> EventPage:
+        if starting_after is None:
+            return EventPage((provider.parse_event(first),), has_more=True)
+        second_asked.set()
+        await asyncio.Event().wait()  # the provider stops answering
+        raise AssertionError("unreachable")
+
+    provider.list_events = pages  # type: ignore[method-assign]
+    running = asyncio.create_task(reconcile(runtime, timedelta(hours=1), stop=stop))
+    await asyncio.wait_for(second_asked.wait(), 10)
+    stop.set()
+    report = await asyncio.wait_for(running, 2)
+    assert (report.stopped, report.pages, report.stored) == (True, 1, 1)
+    assert list(await rows(runtime)) == ["evt_page_one"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billhook.config import SettingsError
 from billhook.inbox.envelope import read_envelope
@@ -14,6 +16,7 @@ from billhook.inbox.store import Incoming, insert_events
 from billhook.kit.clock import FrozenClock, utcnow
 from billhook.models import InboxEvent, JobStatus, OutboxJob
 from billhook.models.object_versions import VERSION_FLOOR, record_versions, versions_of
+from billhook.ops import retention as retention_module
 from billhook.ops.retention import Retention, RetentionService
 from billhook.outbox import enqueue
 from billhook.runtime import Runtime
@@ -129,3 +132,39 @@ async def test_pruning_versions_never_lowers_the_floor(runtime: Runtime) -> None
     async with runtime.session_factory() as session:
         floor = await versions_of(session, [VERSION_FLOOR])
     assert floor[VERSION_FLOOR] == NOW - timedelta(days=1)
+
+
+async def test_stopping_waits_for_the_batch_in_progress_instead_of_cutting_it(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch cut by cancellation may skip its rollback; on SQLite its connection then keeps the
+    write lock and every other writer waits out busy_timeout (seen stopping ``billhook worker``)."""
+    entered, finish, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow_batch(session: AsyncSession, now: datetime, keep: timedelta, batch: int) -> int:
+        entered.set()
+        await session.execute(update(OutboxJob).values(attempts=OutboxJob.attempts))
+        await finish.wait()
+        finished.set()
+        return 0
+
+    monkeypatch.setattr(retention_module, "prune_jobs", slow_batch)
+    service = RetentionService(runtime, Retention(interval=3600))
+    await service.start()
+    await asyncio.wait_for(entered.wait(), 10)
+    stopping = asyncio.create_task(service.aclose())
+    await asyncio.sleep(0.1)
+    assert not stopping.done()  # waits for the batch
+    finish.set()
+    await asyncio.wait_for(stopping, 10)
+    assert finished.is_set()
+    async with runtime.session_factory() as session:  # the write lock is free: a write goes through
+        await session.execute(update(OutboxJob).values(attempts=0))
+        await session.commit()
+
+
+async def test_stopping_between_runs_is_immediate(runtime: Runtime) -> None:
+    service = RetentionService(runtime, Retention(interval=3600))
+    await service.start()
+    await asyncio.sleep(0.2)  # the first run is done; it waits for the next
+    await asyncio.wait_for(service.aclose(), 2)
