@@ -43,13 +43,10 @@ async def _next_page(
     """The provider's next page, or None once ``stop`` is set: stopping never waits on a
     provider that does not answer. Only this read is abandoned, never a write: a session
     cancelled mid-transaction may skip its rollback, and on SQLite the write lock then stays held."""
-    request = provider.list_events(created_gte=start, starting_after=cursor)
-    if stop is None:
-        return await request
-    if stop.is_set():
-        request.close()
+    if stop is not None and stop.is_set():
         return None
-    return await unless_stopped(request, stop)
+    request = provider.list_events(created_gte=start, starting_after=cursor)
+    return await request if stop is None else await unless_stopped(request, stop)
 
 
 async def reconcile(

@@ -60,12 +60,12 @@ class RetentionService:
         }
         counts = dict.fromkeys(plan, 0)
         for name, (prune, keep) in plan.items():
-            while True:
+            while not self._stopping.is_set():
                 async with self.runtime.session_factory() as session:
                     deleted = await prune(session, self.runtime.clock.now(), keep, self.retention.batch)
                     await session.commit()
                 counts[name] += deleted
-                if deleted < self.retention.batch or self._stopping.is_set():
+                if deleted < self.retention.batch:
                     break
         return counts
 

@@ -10,10 +10,12 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
 from billhook.providers.sandbox import scheduler
 from billhook.providers.sandbox.config import SandboxConfig
 from billhook.providers.sandbox.sandbox import Sandbox
+from billhook.providers.sandbox.store import Store
 from tests.support.sandbox import TEST_KEY, Harness
 from tests.support.sandbox_factories import make_checkout, make_price
 
@@ -110,3 +112,35 @@ async def test_settling_leaves_a_test_clocks_customers_to_their_clock(sandbox: H
 
     assert acted == 0
     assert await sandbox.in_server(lambda: _status(sandbox.sandbox, subscription.id)) == "incomplete"
+
+
+async def test_stopping_waits_for_a_settle_round_instead_of_cutting_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round cut by cancellation may skip its rollback and keep SQLite's write lock."""
+    entered, finish, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow_round(store: Store) -> int:
+        entered.set()
+        await finish.wait()
+        finished.set()
+        return 0
+
+    monkeypatch.setattr(scheduler, "settle", slow_round)
+    config = SandboxConfig(database_url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}", settle_seconds=0.05)
+    sandbox = Sandbox(config)
+    await sandbox.start()
+    await asyncio.wait_for(entered.wait(), 10)
+    stopping = asyncio.create_task(sandbox.aclose())
+    await asyncio.sleep(0.1)
+    assert not stopping.done()  # waits for the round
+    finish.set()
+    await asyncio.wait_for(stopping, 10)
+    assert finished.is_set()
+
+
+async def test_stopping_between_settle_rounds_is_immediate(tmp_path: Path) -> None:
+    config = SandboxConfig(database_url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}", settle_seconds=3600)
+    sandbox = Sandbox(config)
+    await sandbox.start()
+    await asyncio.wait_for(sandbox.aclose(), 2)

@@ -8,6 +8,7 @@ lifespan does the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,8 +17,6 @@ import httpx
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-
-from billhook.kit.tasks import cancel_and_wait
 
 from . import scheduler, webhooks
 from .api import ApiRouter, Dispatcher
@@ -48,6 +47,7 @@ class Sandbox:
         self.store.after_commit = self.deliverer.wakeup.set
         self._started = False
         self._settling: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.app = self._build_app()
 
     def _build_app(self) -> FastAPI:
@@ -101,12 +101,17 @@ class Sandbox:
         await self.store.create_tables()
         self.deliverer.start()
         if self.config.settle_seconds > 0:
+            self._stopping.clear()
             self._settling = asyncio.create_task(self._settle_forever(), name="sandbox-settle")
         self._started = True
 
     async def aclose(self) -> None:
-        await cancel_and_wait(self._settling)
-        self._settling = None
+        # Stopped between rounds, never cancelled inside one: a session cancelled mid-transaction
+        # may skip its rollback and keep SQLite's write lock (as in RetentionService.aclose).
+        self._stopping.set()
+        settling, self._settling = self._settling, None
+        if settling is not None:
+            await settling
         await self.deliverer.stop()
         await self.store.dispose()
         self._started = False
@@ -114,7 +119,10 @@ class Sandbox:
     async def _settle_forever(self) -> None:
         """Real time passing: sessions expire and renewals run without ``sandbox advance``."""
         while True:
-            await asyncio.sleep(self.config.settle_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.config.settle_seconds)
+            if self._stopping.is_set():
+                return
             try:
                 await scheduler.settle(self.store)
             except Exception:  # the loop must outlive one bad object; the error is logged
