@@ -23,6 +23,7 @@ from billhook.runtime import Runtime
 from tests.support.databases import make_settings
 from tests.support.inbox import event_payload
 from tests.support.outbox import build_runtime
+from tests.support.stopping import HeldRound
 
 NOW = utcnow()
 
@@ -139,25 +140,17 @@ async def test_stopping_waits_for_the_batch_in_progress_instead_of_cutting_it(
 ) -> None:
     """A batch cut by cancellation may skip its rollback; on SQLite its connection then keeps the
     write lock and every other writer waits out busy_timeout (seen stopping ``billhook worker``)."""
-    entered, finish, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    held = HeldRound()
 
     async def slow_batch(session: AsyncSession, now: datetime, keep: timedelta, batch: int) -> int:
-        entered.set()
         await session.execute(update(OutboxJob).values(attempts=OutboxJob.attempts))
-        await finish.wait()
-        finished.set()
+        await held.hold()
         return 0
 
     monkeypatch.setattr(retention_module, "prune_jobs", slow_batch)
     service = RetentionService(runtime, Retention(interval=3600))
     await service.start()
-    await asyncio.wait_for(entered.wait(), 10)
-    stopping = asyncio.create_task(service.aclose())
-    await asyncio.sleep(0.1)
-    assert not stopping.done()  # waits for the batch
-    finish.set()
-    await asyncio.wait_for(stopping, 10)
-    assert finished.is_set()
+    await held.assert_stop_waits(service.aclose())
     async with runtime.session_factory() as session:  # the write lock is free: a write goes through
         await session.execute(update(OutboxJob).values(attempts=0))
         await session.commit()

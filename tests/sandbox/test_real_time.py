@@ -18,6 +18,7 @@ from billhook.providers.sandbox.sandbox import Sandbox
 from billhook.providers.sandbox.store import Store
 from tests.support.sandbox import TEST_KEY, Harness
 from tests.support.sandbox_factories import make_checkout, make_price
+from tests.support.stopping import HeldRound
 
 
 async def _overdue(sandbox: Sandbox, session_id: str) -> None:
@@ -118,25 +119,17 @@ async def test_stopping_waits_for_a_settle_round_instead_of_cutting_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A round cut by cancellation may skip its rollback and keep SQLite's write lock."""
-    entered, finish, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    held = HeldRound()
 
     async def slow_round(store: Store) -> int:
-        entered.set()
-        await finish.wait()
-        finished.set()
+        await held.hold()
         return 0
 
     monkeypatch.setattr(scheduler, "settle", slow_round)
     config = SandboxConfig(database_url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}", settle_seconds=0.05)
     sandbox = Sandbox(config)
     await sandbox.start()
-    await asyncio.wait_for(entered.wait(), 10)
-    stopping = asyncio.create_task(sandbox.aclose())
-    await asyncio.sleep(0.1)
-    assert not stopping.done()  # waits for the round
-    finish.set()
-    await asyncio.wait_for(stopping, 10)
-    assert finished.is_set()
+    await held.assert_stop_waits(sandbox.aclose())
 
 
 async def test_stopping_between_settle_rounds_is_immediate(tmp_path: Path) -> None:
